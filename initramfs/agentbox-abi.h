@@ -1,0 +1,27 @@
+/*
+ * The contract between the guest init and the VMM that runs it (the agentbox
+ * loader, or QEMU with isa-debug-exit). Both sides include this header.
+ */
+#ifndef AGENTBOX_ABI_H
+#define AGENTBOX_ABI_H
+
+/*
+ * The init writes the VM's exit status to this I/O port as its last act.
+ * QEMU's isa-debug-exit at this port exits with (status << 1) | 1.
+ */
+#define EXIT_PORT 0xf4
+
+/* VM exit statuses chosen by the init (a job's own status passes through). */
+#define EXIT_POWEROFF 0
+#define EXIT_INIT_FAILED 121
+
+/* Values written to the boot-timer register, one per boot phase. */
+enum boot_phase {
+	PHASE_INIT = 1,
+	PHASE_ROOTFS = 2,
+	PHASE_DOCKERD_START = 3,
+	PHASE_DOCKERD_READY = 4,
+	PHASE_POWEROFF = 5,
+};
+
+#endif

@@ -1,0 +1,787 @@
+/*
+ * agentbox init: PID 1 of a sandbox.
+ *
+ * It mounts the read-only rootfs under a writable overlay, switches into it,
+ * delegates the cgroup v2 controllers, then starts dockerd on a unix socket
+ * and keeps it running until someone asks the sandbox to power off. After the
+ * switch into the rootfs there is no way back, so from then on PID 1 never
+ * exits: anything it cannot recover from is reported on the console and the
+ * VM is powered off with a distinct status.
+ *
+ * Configured from the kernel command line (dotted parameters never reach
+ * init's argv or environment, so they are read from /proc/cmdline):
+ *   agentbox.docker=0|1        start dockerd (default 1)
+ *   agentbox.root=DEV          read-only rootfs (default /dev/vda)
+ *   agentbox.scratch=DEV       ext4 disk for the writable layer (default tmpfs)
+ *   agentbox.job=DEV           ext4 disk whose /run script runs once dockerd
+ *                              is ready; its exit status powers off the VM
+ *   agentbox.hostname=NAME     (default "agentbox")
+ *   agentbox.boottimer=ADDR    guest-physical MMIO byte written at each phase
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <net/if.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+#include <sys/io.h>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
+#include <sys/mount.h>
+#include <sys/reboot.h>
+#include <sys/signalfd.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <sys/wait.h>
+
+#include "agentbox-abi.h"
+
+#define DOCKER_SOCK "/run/docker.sock"
+#define DOCKERD_LOG "/run/dockerd.log"
+#define CGROUP_ROOT "/sys/fs/cgroup"
+#define RW_LAYER "/mnt/rw"
+#define NEW_ROOT "/newroot"
+#define DOCKERD_STOP_TIMEOUT_MS 20000
+#define KILL_GRACE_MS 2000
+#define RESTART_BACKOFF_MAX_MS 30000
+/* A dockerd that stayed up this long was healthy; restart it at once. */
+#define HEALTHY_RUN_MS 30000
+
+static const char *const phase_names[] = {
+	[PHASE_INIT] = "init",
+	[PHASE_ROOTFS] = "rootfs",
+	[PHASE_DOCKERD_START] = "dockerd-start",
+	[PHASE_DOCKERD_READY] = "dockerd-ready",
+	[PHASE_POWEROFF] = "poweroff",
+};
+
+struct config {
+	bool docker;
+	const char *root;
+	const char *scratch;
+	const char *job;
+	const char *hostname;
+	unsigned long boottimer;
+};
+
+struct child {
+	pid_t pid;
+	int64_t started_ms;
+};
+
+struct supervisor {
+	struct child dockerd;
+	struct child job;
+	bool dockerd_ready;
+	bool job_started;
+	bool stopping;
+	int exit_status;
+	int64_t restart_at_ms;
+	int64_t backoff_ms;
+};
+
+static struct config cfg = {
+	.docker = true,
+	.root = "/dev/vda",
+	.hostname = "agentbox",
+};
+
+static volatile uint8_t *boottimer_reg;
+
+static const char *const child_env[] = {
+	"PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
+	"HOME=/root",
+	"TERM=linux",
+	NULL,
+};
+
+static __attribute__((format(printf, 1, 2))) void say(const char *fmt, ...)
+{
+	int saved_errno = errno;
+	char line[512];
+	va_list ap;
+	int len;
+
+	va_start(ap, fmt);
+	len = vsnprintf(line, sizeof(line) - 1, fmt, ap);
+	va_end(ap);
+	if (len < 0)
+		len = 0;
+	if (len > (int)sizeof(line) - 2)
+		len = sizeof(line) - 2;
+	line[len++] = '\n';
+	/* One write per line keeps our lines whole amid dockerd's output. */
+	if (write(STDERR_FILENO, "agentbox: ", 10) >= 0)
+		(void)!write(STDERR_FILENO, line, len);
+	errno = saved_errno;
+}
+
+static int64_t now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_BOOTTIME, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static void mark_phase(enum boot_phase phase)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_BOOTTIME, &ts);
+	say("phase=%s t=%lld.%06ld", phase_names[phase], (long long)ts.tv_sec,
+	    ts.tv_nsec / 1000);
+	if (boottimer_reg)
+		*boottimer_reg = phase;
+}
+
+static int map_boottimer(unsigned long addr)
+{
+	long page = sysconf(_SC_PAGESIZE);
+	unsigned long base = addr & ~(unsigned long)(page - 1);
+	void *map;
+	int fd;
+
+	fd = open("/dev/mem", O_RDWR | O_SYNC | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	map = mmap(NULL, page, PROT_WRITE, MAP_SHARED, fd, base);
+	close(fd);
+	if (map == MAP_FAILED)
+		return -errno;
+	boottimer_reg = (volatile uint8_t *)map + (addr - base);
+	return 0;
+}
+
+/*
+ * The VMM (agentbox, or QEMU's isa-debug-exit) turns a write to this port
+ * into its own exit status. Without ACPI there is no other power-off path,
+ * so a VMM without the port sees a reset instead: with reboot=t and QEMU's
+ * -no-reboot that still ends the VM.
+ */
+static __attribute__((noreturn)) void power_off(int status)
+{
+	mark_phase(PHASE_POWEROFF);
+	say("power off, status %d", status);
+	sync();
+	if (ioperm(EXIT_PORT, 1, 1) == 0)
+		outb((uint8_t)status, EXIT_PORT);
+	else
+		say("ioperm: %s; resetting instead", strerror(errno));
+	reboot(RB_AUTOBOOT);
+	for (;;)
+		pause();
+}
+
+static __attribute__((noreturn, format(printf, 1, 2))) void fatal(const char *fmt, ...)
+{
+	char msg[400];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	say("fatal: %s", msg);
+	power_off(EXIT_INIT_FAILED);
+}
+
+static bool parse_bool(const char *val)
+{
+	return strcmp(val, "0") != 0 && strcmp(val, "no") != 0 && strcmp(val, "off") != 0;
+}
+
+static void apply_param(char *param)
+{
+	char *val = strchr(param, '=');
+
+	if (strncmp(param, "agentbox.", 9) != 0)
+		return;
+	if (!val) {
+		say("ignoring agentbox parameter without a value: %s", param);
+		return;
+	}
+	*val++ = '\0';
+	param += 9;
+	if (strcmp(param, "docker") == 0)
+		cfg.docker = parse_bool(val);
+	else if (strcmp(param, "root") == 0)
+		cfg.root = val;
+	else if (strcmp(param, "scratch") == 0)
+		cfg.scratch = val;
+	else if (strcmp(param, "job") == 0)
+		cfg.job = val;
+	else if (strcmp(param, "hostname") == 0)
+		cfg.hostname = val;
+	else if (strcmp(param, "boottimer") == 0)
+		cfg.boottimer = strtoul(val, NULL, 0);
+	else
+		say("ignoring unknown parameter agentbox.%s", param);
+}
+
+static int read_cmdline(void)
+{
+	static char cmdline[4096];
+	char *param, *save;
+	ssize_t len;
+	int fd;
+
+	fd = open("/proc/cmdline", O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	len = read(fd, cmdline, sizeof(cmdline) - 1);
+	close(fd);
+	if (len < 0)
+		return -errno;
+	cmdline[len] = '\0';
+	for (param = strtok_r(cmdline, " \n", &save); param;
+	     param = strtok_r(NULL, " \n", &save))
+		apply_param(param);
+	return 0;
+}
+
+static int mkdir_p(const char *path, mode_t mode)
+{
+	char buf[PATH_MAX];
+	char saved, *p;
+
+	if (snprintf(buf, sizeof(buf), "%s", path) >= (int)sizeof(buf))
+		return -ENAMETOOLONG;
+	for (p = buf + 1; ; p++) {
+		if (*p != '/' && *p != '\0')
+			continue;
+		saved = *p;
+		*p = '\0';
+		if (mkdir(buf, mode) < 0 && errno != EEXIST)
+			return -errno;
+		*p = saved;
+		if (!saved)
+			return 0;
+	}
+}
+
+static int mount_at(const char *src, const char *target, const char *type,
+		    unsigned long flags, const char *data)
+{
+	int err = mkdir_p(target, 0755);
+
+	if (err) {
+		say("mkdir %s: %s", target, strerror(-err));
+		return err;
+	}
+	if (mount(src, target, type, flags, data) < 0) {
+		err = -errno;
+		say("mount %s on %s (%s): %s", src, target, type ? type : "bind",
+		    strerror(errno));
+		return err;
+	}
+	return 0;
+}
+
+static int mount_kernel_filesystems(void)
+{
+	const unsigned long nosuid = MS_NOSUID | MS_NOEXEC | MS_NODEV;
+
+	return mount_at("devtmpfs", "/dev", "devtmpfs", MS_NOSUID, "mode=0755") ?:
+	       mount_at("proc", "/proc", "proc", nosuid, NULL) ?:
+	       mount_at("sysfs", "/sys", "sysfs", nosuid, NULL);
+}
+
+/*
+ * The writable layer lives on the scratch disk when there is one, else in
+ * RAM. /var/lib/docker cannot sit on the overlay itself: overlay2 refuses an
+ * overlayfs backing store, so it gets its own directory on the same layer.
+ */
+static int mount_overlay_root(void)
+{
+	int err;
+
+	err = mount_at(cfg.root, "/mnt/lower", "ext4", MS_RDONLY, NULL);
+	if (err)
+		return err;
+	if (cfg.scratch)
+		err = mount_at(cfg.scratch, RW_LAYER, "ext4", MS_NOATIME, NULL);
+	else
+		err = mount_at("rw", RW_LAYER, "tmpfs", 0, "mode=0755");
+	if (err)
+		return err;
+	err = mkdir_p(RW_LAYER "/upper", 0755) ?: mkdir_p(RW_LAYER "/work", 0755) ?:
+	      mkdir_p(RW_LAYER "/docker", 0711);
+	if (err) {
+		say("creating the writable layer: %s", strerror(-err));
+		return err;
+	}
+	return mount_at("overlay", NEW_ROOT, "overlay", 0,
+			"lowerdir=/mnt/lower,upperdir=" RW_LAYER "/upper,workdir=" RW_LAYER "/work") ?:
+	       mount_at(RW_LAYER "/docker", NEW_ROOT "/var/lib/docker", NULL, MS_BIND, NULL);
+}
+
+static int move_mount(const char *from, const char *to)
+{
+	return mount_at(from, to, NULL, MS_MOVE, NULL);
+}
+
+/* initramfs cannot be pivot_root'ed away; move the new root over it instead. */
+static int switch_root(void)
+{
+	int err;
+
+	err = move_mount("/dev", NEW_ROOT "/dev") ?:
+	      move_mount("/proc", NEW_ROOT "/proc") ?:
+	      move_mount("/sys", NEW_ROOT "/sys");
+	if (err)
+		return err;
+	if (chdir(NEW_ROOT) < 0 || mount(".", "/", NULL, MS_MOVE, NULL) < 0 ||
+	    chroot(".") < 0 || chdir("/") < 0) {
+		err = -errno;
+		say("switching to the new root: %s", strerror(errno));
+		return err;
+	}
+	return 0;
+}
+
+static int mount_runtime_filesystems(void)
+{
+	const unsigned long nosuid = MS_NOSUID | MS_NODEV;
+	int err;
+
+	err = mount_at("devpts", "/dev/pts", "devpts", MS_NOSUID | MS_NOEXEC,
+		       "gid=5,mode=0620,ptmxmode=0666") ?:
+	      mount_at("shm", "/dev/shm", "tmpfs", nosuid, "mode=1777") ?:
+	      mount_at("run", "/run", "tmpfs", nosuid, "mode=0755") ?:
+	      mount_at("tmp", "/tmp", "tmpfs", nosuid, "mode=1777") ?:
+	      mount_at("cgroup2", CGROUP_ROOT, "cgroup2", nosuid | MS_NOEXEC,
+		       "nsdelegate");
+	if (err)
+		return err;
+	/* Shells need these for <(...) and /dev/stdin; devtmpfs lacks them. */
+	(void)!symlink("/proc/self/fd", "/dev/fd");
+	(void)!symlink("/proc/self/fd/0", "/dev/stdin");
+	(void)!symlink("/proc/self/fd/1", "/dev/stdout");
+	(void)!symlink("/proc/self/fd/2", "/dev/stderr");
+	return 0;
+}
+
+static int write_file(const char *path, const char *text)
+{
+	size_t len = strlen(text);
+	int fd, err = 0;
+
+	fd = open(path, O_WRONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	if (write(fd, text, len) != (ssize_t)len)
+		err = errno ? -errno : -EIO;
+	close(fd);
+	return err;
+}
+
+static int join_cgroup(const char *name)
+{
+	char path[128];
+
+	snprintf(path, sizeof(path), CGROUP_ROOT "/%s", name);
+	if (mkdir(path, 0755) < 0 && errno != EEXIST)
+		return -errno;
+	strncat(path, "/cgroup.procs", sizeof(path) - strlen(path) - 1);
+	return write_file(path, "0");
+}
+
+/*
+ * cgroup v2's no-internal-process rule: the root may only hand controllers
+ * to its children once no process of ours sits in it, so init moves into a
+ * leaf first. dockerd then creates /docker/<id> for each container.
+ */
+static int delegate_cgroups(void)
+{
+	static const char *const controllers[] = { "cpu", "cpuset", "io", "memory", "pids" };
+	char enable[16];
+	size_t i;
+	int err;
+
+	err = join_cgroup("init.scope");
+	if (err) {
+		say("moving init to " CGROUP_ROOT "/init.scope: %s", strerror(-err));
+		return err;
+	}
+	for (i = 0; i < sizeof(controllers) / sizeof(controllers[0]); i++) {
+		snprintf(enable, sizeof(enable), "+%s", controllers[i]);
+		err = write_file(CGROUP_ROOT "/cgroup.subtree_control", enable);
+		if (err) {
+			say("enabling the %s cgroup controller: %s", controllers[i],
+			    strerror(-err));
+			return err;
+		}
+	}
+	return 0;
+}
+
+static int bring_up_loopback(void)
+{
+	struct ifreq ifr = { .ifr_name = "lo" };
+	int fd, err = 0;
+
+	fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return -errno;
+	if (ioctl(fd, SIOCGIFFLAGS, &ifr) < 0)
+		err = -errno;
+	ifr.ifr_flags |= IFF_UP | IFF_RUNNING;
+	if (!err && ioctl(fd, SIOCSIFFLAGS, &ifr) < 0)
+		err = -errno;
+	close(fd);
+	return err;
+}
+
+static int set_identity(void)
+{
+	int err;
+
+	if (sethostname(cfg.hostname, strlen(cfg.hostname)) < 0) {
+		say("sethostname %s: %s", cfg.hostname, strerror(errno));
+		return -errno;
+	}
+	err = bring_up_loopback();
+	if (err)
+		say("bringing up lo: %s", strerror(-err));
+	return err;
+}
+
+static void set_oom_score_adj(const char *value)
+{
+	int err = write_file("/proc/self/oom_score_adj", value);
+
+	if (err)
+		say("oom_score_adj %s: %s", value, strerror(-err));
+}
+
+/* Point stdout and stderr at LOG; the console stays for our own lines. */
+static void redirect_output(const char *log)
+{
+	int fd = open(log, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0640);
+
+	if (fd < 0) {
+		say("%s: %s", log, strerror(errno));
+		return;
+	}
+	dup2(fd, STDOUT_FILENO);
+	dup2(fd, STDERR_FILENO);
+	close(fd);
+}
+
+static pid_t spawn(const char *const argv[], const char *cgroup, const char *log)
+{
+	sigset_t all;
+	pid_t pid;
+	int err;
+
+	pid = fork();
+	if (pid != 0)
+		return pid < 0 ? -errno : pid;
+	sigfillset(&all);
+	sigprocmask(SIG_UNBLOCK, &all, NULL);
+	setsid();
+	if (log)
+		redirect_output(log);
+	err = join_cgroup(cgroup);
+	if (err)
+		say("%s: joining cgroup %s: %s", argv[0], cgroup, strerror(-err));
+	/* Children start unprotected; init alone keeps -1000. */
+	set_oom_score_adj("0");
+	execve(argv[0], (char *const *)argv, (char *const *)child_env);
+	say("exec %s: %s", argv[0], strerror(errno));
+	_exit(127);
+}
+
+static void start_dockerd(struct supervisor *sv)
+{
+	static const char *const argv[] = {
+		"/usr/sbin/dockerd",
+		"--host=unix://" DOCKER_SOCK,
+		"--data-root=/var/lib/docker",
+		"--exec-root=/run/docker",
+		"--pidfile=/run/docker.pid",
+		"--storage-driver=overlay2",
+		"--log-level=warn",
+		NULL,
+	};
+	pid_t pid;
+
+	mark_phase(PHASE_DOCKERD_START);
+	pid = spawn(argv, "dockerd.scope", DOCKERD_LOG);
+	if (pid < 0) {
+		say("starting dockerd: %s", strerror(-pid));
+		sv->restart_at_ms = now_ms() + sv->backoff_ms;
+		return;
+	}
+	sv->dockerd = (struct child){ .pid = pid, .started_ms = now_ms() };
+	sv->dockerd_ready = false;
+	sv->restart_at_ms = 0;
+}
+
+/* Ready means the API answers, not merely that the socket exists. */
+static bool dockerd_answers(void)
+{
+	static const char ping[] = "GET /_ping HTTP/1.0\r\nHost: docker\r\n\r\n";
+	struct sockaddr_un addr = { .sun_family = AF_UNIX, .sun_path = DOCKER_SOCK };
+	struct timeval timeout = { .tv_sec = 1 };
+	char reply[64] = "";
+	bool ok = false;
+	int fd;
+
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return false;
+	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, sizeof(timeout));
+	setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &timeout, sizeof(timeout));
+	if (connect(fd, (struct sockaddr *)&addr, sizeof(addr)) == 0 &&
+	    send(fd, ping, sizeof(ping) - 1, MSG_NOSIGNAL) == sizeof(ping) - 1 &&
+	    read(fd, reply, sizeof(reply) - 1) > 0)
+		ok = strncmp(reply, "HTTP/1.", 7) == 0 && strstr(reply, " 200 ");
+	close(fd);
+	return ok;
+}
+
+static int mount_job_disk(void)
+{
+	return mount_at(cfg.job, "/job", "ext4", MS_RDONLY | MS_NODEV, NULL);
+}
+
+static void start_job(struct supervisor *sv)
+{
+	static const char *const argv[] = { "/bin/sh", "/job/run", NULL };
+	pid_t pid;
+
+	sv->job_started = true;
+	if (chdir("/job") < 0)
+		say("chdir /job: %s", strerror(errno));
+	pid = spawn(argv, "job.scope", NULL);
+	(void)!chdir("/");
+	if (pid < 0) {
+		say("starting the job: %s", strerror(-pid));
+		sv->exit_status = EXIT_INIT_FAILED;
+		sv->stopping = true;
+		return;
+	}
+	sv->job = (struct child){ .pid = pid, .started_ms = now_ms() };
+	say("job started");
+}
+
+static void describe_exit(const char *what, int status)
+{
+	if (WIFEXITED(status))
+		say("%s exited with status %d", what, WEXITSTATUS(status));
+	else if (WIFSIGNALED(status))
+		say("%s killed by signal %d (%s)", what, WTERMSIG(status),
+		    strsignal(WTERMSIG(status)));
+}
+
+static void dockerd_exited(struct supervisor *sv, int status)
+{
+	int64_t ran = now_ms() - sv->dockerd.started_ms;
+
+	describe_exit("dockerd", status);
+	if (!sv->stopping)
+		say("its log is " DOCKERD_LOG);
+	sv->dockerd.pid = 0;
+	sv->dockerd_ready = false;
+	if (sv->stopping)
+		return;
+	/* Back off only when it keeps dying young. */
+	if (ran >= HEALTHY_RUN_MS)
+		sv->backoff_ms = 1000;
+	say("restarting dockerd in %lld ms", (long long)sv->backoff_ms);
+	sv->restart_at_ms = now_ms() + sv->backoff_ms;
+	sv->backoff_ms *= 2;
+	if (sv->backoff_ms > RESTART_BACKOFF_MAX_MS)
+		sv->backoff_ms = RESTART_BACKOFF_MAX_MS;
+}
+
+static void job_exited(struct supervisor *sv, int status)
+{
+	describe_exit("job", status);
+	sv->job.pid = 0;
+	sv->exit_status = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+	sv->stopping = true;
+}
+
+static void reap_children(struct supervisor *sv)
+{
+	pid_t pid;
+	int status;
+
+	while ((pid = waitpid(-1, &status, WNOHANG)) > 0) {
+		if (pid == sv->dockerd.pid)
+			dockerd_exited(sv, status);
+		else if (pid == sv->job.pid)
+			job_exited(sv, status);
+	}
+}
+
+static int handle_signal(struct supervisor *sv, int sfd)
+{
+	struct signalfd_siginfo si;
+
+	if (read(sfd, &si, sizeof(si)) != sizeof(si))
+		return -errno;
+	switch (si.ssi_signo) {
+	case SIGCHLD:
+		reap_children(sv);
+		break;
+	/* busybox poweroff/halt/reboot send USR2/USR1/TERM; all end a sandbox. */
+	case SIGTERM:
+	case SIGINT:
+	case SIGUSR1:
+	case SIGUSR2:
+	case SIGPWR:
+		say("received %s, shutting down", strsignal(si.ssi_signo));
+		sv->stopping = true;
+		break;
+	}
+	return 0;
+}
+
+static int poll_timeout(const struct supervisor *sv)
+{
+	int64_t wait;
+
+	if (sv->dockerd.pid && !sv->dockerd_ready)
+		return 100;
+	if (sv->restart_at_ms) {
+		wait = sv->restart_at_ms - now_ms();
+		return wait > 0 ? (int)wait : 0;
+	}
+	return -1;
+}
+
+static void tick(struct supervisor *sv)
+{
+	if (cfg.docker && !sv->dockerd.pid && sv->restart_at_ms &&
+	    now_ms() >= sv->restart_at_ms)
+		start_dockerd(sv);
+	if (sv->dockerd.pid && !sv->dockerd_ready && dockerd_answers()) {
+		sv->dockerd_ready = true;
+		mark_phase(PHASE_DOCKERD_READY);
+	}
+	if (cfg.job && !sv->job_started && (sv->dockerd_ready || !cfg.docker))
+		start_job(sv);
+}
+
+static void wait_for_dockerd(struct supervisor *sv, int sfd, int64_t deadline)
+{
+	struct pollfd pfd = { .fd = sfd, .events = POLLIN };
+
+	while (sv->dockerd.pid && now_ms() < deadline) {
+		if (poll(&pfd, 1, 100) > 0)
+			handle_signal(sv, sfd);
+	}
+}
+
+static void kill_everything(int sig)
+{
+	kill(-1, sig);
+}
+
+static void reap_all_for(int64_t ms)
+{
+	int64_t deadline = now_ms() + ms;
+
+	while (now_ms() < deadline) {
+		if (waitpid(-1, NULL, WNOHANG) < 0 && errno == ECHILD)
+			return;
+		usleep(20000);
+	}
+}
+
+/* dockerd first, so it can stop its containers cleanly; then the rest. */
+static __attribute__((noreturn)) void shut_down(struct supervisor *sv, int sfd)
+{
+	if (sv->dockerd.pid) {
+		say("stopping dockerd");
+		kill(sv->dockerd.pid, SIGTERM);
+		wait_for_dockerd(sv, sfd, now_ms() + DOCKERD_STOP_TIMEOUT_MS);
+		if (sv->dockerd.pid)
+			say("dockerd did not stop within %d ms", DOCKERD_STOP_TIMEOUT_MS);
+	}
+	kill_everything(SIGTERM);
+	reap_all_for(KILL_GRACE_MS);
+	kill_everything(SIGKILL);
+	reap_all_for(KILL_GRACE_MS);
+	/* power_off() syncs; ext4's journal covers the scratch disk from there. */
+	power_off(sv->exit_status);
+}
+
+static __attribute__((noreturn)) void supervise(int sfd)
+{
+	struct supervisor sv = { .backoff_ms = 1000 };
+	struct pollfd pfd = { .fd = sfd, .events = POLLIN };
+
+	if (cfg.docker)
+		start_dockerd(&sv);
+	for (;;) {
+		tick(&sv);
+		if (sv.stopping)
+			shut_down(&sv, sfd);
+		if (poll(&pfd, 1, poll_timeout(&sv)) > 0)
+			handle_signal(&sv, sfd);
+	}
+}
+
+static int block_signals(void)
+{
+	sigset_t all;
+	int sfd;
+
+	sigfillset(&all);
+	if (sigprocmask(SIG_BLOCK, &all, NULL) < 0)
+		return -errno;
+	sfd = signalfd(-1, &all, SFD_CLOEXEC);
+	return sfd < 0 ? -errno : sfd;
+}
+
+int main(void)
+{
+	int sfd, err;
+
+	if (getpid() != 1) {
+		fprintf(stderr, "agentbox-init: must run as PID 1\n");
+		return 2;
+	}
+	sfd = block_signals();
+	if (sfd < 0)
+		fatal("signalfd: %s", strerror(-sfd));
+	/* Ctrl-Alt-Del and the like arrive as SIGINT instead of a hard reboot. */
+	reboot(RB_DISABLE_CAD);
+	umask(022);
+	if (mount_kernel_filesystems())
+		fatal("cannot mount /dev, /proc and /sys");
+	if (read_cmdline())
+		say("cannot read /proc/cmdline; using defaults");
+	if (cfg.boottimer && map_boottimer(cfg.boottimer))
+		say("boot timer at %#lx: %s", cfg.boottimer, strerror(errno));
+	mark_phase(PHASE_INIT);
+	set_oom_score_adj("-1000");
+
+	if (mount_overlay_root() || switch_root())
+		fatal("cannot mount the root filesystem from %s", cfg.root);
+	if (mount_runtime_filesystems())
+		fatal("cannot mount the runtime filesystems");
+	mark_phase(PHASE_ROOTFS);
+	if (delegate_cgroups())
+		fatal("cannot delegate cgroup controllers");
+	err = set_identity();
+	if (err)
+		fatal("cannot set up hostname and loopback");
+	if (cfg.job && mount_job_disk())
+		fatal("cannot mount the job disk %s", cfg.job);
+	supervise(sfd);
+}
