@@ -1,0 +1,43 @@
+/* Input formats of the fuzz targets, shared with the seed generator. */
+#ifndef AGENTBOX_FUZZ_INPUT_H
+#define AGENTBOX_FUZZ_INPUT_H
+
+#include <stdint.h>
+
+#include "compiler.h"
+
+/*
+ * fuzz_virtq: this header, then the guest memory image (its length is the
+ * guest RAM size). The hole is given in 4 KiB pages so the fuzzer can put
+ * it anywhere, including over the rings.
+ */
+#define FUZZ_VQ_INDIRECT	(1U << 0)
+#define FUZZ_VQ_NO_EMPTY	(1U << 1)
+
+struct fuzz_virtq_hdr {
+	uint8_t size_shift;	/* queue size is 1 << (size_shift % 9) */
+	uint8_t flags;
+	uint16_t last_avail_idx;
+	uint16_t used_idx;
+	uint16_t hole_page;
+	uint16_t hole_pages;
+	uint16_t reserved;
+	uint32_t desc;
+	uint32_t avail;
+	uint32_t used;
+} __packed;
+
+_Static_assert(sizeof(struct fuzz_virtq_hdr) == 24, "fuzz_virtq header");
+
+/*
+ * fuzz_kernel: one selector byte, then the kernel image. Selector bit 7
+ * set: RAM is ((sel & 0x7f) + 1) * 256 MiB and only the pure builders run.
+ * Clear: RAM is 1 MiB + sel * 256 KiB, really allocated, and the image is
+ * loaded and all boot structures written into it.
+ */
+#define FUZZ_KERNEL_BIG		0x80U
+#define FUZZ_KERNEL_BIG_UNIT	(256ULL << 20)
+#define FUZZ_KERNEL_SMALL_BASE	(1ULL << 20)
+#define FUZZ_KERNEL_SMALL_UNIT	(256ULL << 10)
+
+#endif /* AGENTBOX_FUZZ_INPUT_H */

@@ -1,0 +1,150 @@
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "check.h"
+
+static unsigned int nr_failed;
+
+__printf(2, 0)
+static bool vfail(struct check *c, const char *fmt, va_list ap)
+{
+	if (c->failed)
+		return false;
+	c->failed = true;
+	vsnprintf(c->why, sizeof(c->why), fmt, ap);
+	return false;
+}
+
+bool check_fail(struct check *c, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vfail(c, fmt, ap);
+	va_end(ap);
+	return false;
+}
+
+static const char *base(const char *file)
+{
+	const char *slash = strrchr(file, '/');
+
+	return slash ? slash + 1 : file;
+}
+
+bool check_true(struct check *c, bool cond, const char *file, int line,
+		const char *expr)
+{
+	if (cond)
+		return true;
+	return check_fail(c, "%s:%d: %s is false", base(file), line, expr);
+}
+
+bool check_u64(struct check *c, uint64_t got, uint64_t want,
+	       const char *file, int line, const char *expr)
+{
+	if (got == want)
+		return true;
+	return check_fail(c, "%s:%d: %s is 0x%" PRIx64 ", want 0x%" PRIx64,
+		    base(file), line, expr, got, want);
+}
+
+bool check_int(struct check *c, long long got, long long want,
+	       const char *file, int line, const char *expr)
+{
+	if (got == want)
+		return true;
+	return check_fail(c, "%s:%d: %s is %lld, want %lld", base(file), line, expr,
+		    got, want);
+}
+
+bool check_mem(struct check *c, const void *got, const void *want,
+	       size_t len, const char *file, int line, const char *expr)
+{
+	const uint8_t *g = got, *w = want;
+	size_t i;
+
+	for (i = 0; i < len; i++)
+		if (g[i] != w[i])
+			return check_fail(c, "%s:%d: %s byte %zu is 0x%02x, want 0x%02x",
+				    base(file), line, expr, i, g[i], w[i]);
+	return true;
+}
+
+bool check_str(struct check *c, const char *got, const char *want,
+	       const char *file, int line, const char *expr)
+{
+	if (!strcmp(got, want))
+		return true;
+	return check_fail(c, "%s:%d: %s is \"%s\", want \"%s\"", base(file), line,
+		    expr, got, want);
+}
+
+void check_skip(struct check *c, const char *fmt, ...)
+{
+	va_list ap;
+
+	c->skipped = true;
+	va_start(ap, fmt);
+	vsnprintf(c->why, sizeof(c->why), fmt, ap);
+	va_end(ap);
+}
+
+void check_run(const char *suite, const char *name,
+	       void (*fn)(struct check *c))
+{
+	struct check c = { .suite = suite, .name = name };
+
+	if (!strncmp(name, "test_", 5))
+		c.name = name + 5;
+	fn(&c);
+	if (c.failed) {
+		nr_failed++;
+		printf("FAIL: %s: %s: %s\n", suite, c.name, c.why);
+	} else if (c.skipped) {
+		printf("SKIP: %s: %s: %s\n", suite, c.name, c.why);
+	} else {
+		printf("PASS: %s: %s\n", suite, c.name);
+	}
+	fflush(stdout);
+}
+
+int check_exit(void)
+{
+	return nr_failed ? 1 : 0;
+}
+
+uint16_t get16(const uint8_t *p)
+{
+	return p[0] | (uint16_t)p[1] << 8;
+}
+
+uint32_t get32(const uint8_t *p)
+{
+	return get16(p) | (uint32_t)get16(p + 2) << 16;
+}
+
+uint64_t get64(const uint8_t *p)
+{
+	return get32(p) | (uint64_t)get32(p + 4) << 32;
+}
+
+void put16(uint8_t *p, uint16_t v)
+{
+	p[0] = v;
+	p[1] = v >> 8;
+}
+
+void put32(uint8_t *p, uint32_t v)
+{
+	put16(p, v);
+	put16(p + 2, v >> 16);
+}
+
+void put64(uint8_t *p, uint64_t v)
+{
+	put32(p, v);
+	put32(p + 4, v >> 32);
+}

@@ -1,0 +1,64 @@
+/*
+ * A tiny test harness. Each case runs with a struct check; the CHECK
+ * helpers record the first failure and return whether they held, so a case
+ * stops early with "if (!CHECK(...)) return;" only where continuing would
+ * be unsafe. Every case prints exactly one PASS:, FAIL: or SKIP: line.
+ */
+#ifndef AGENTBOX_CHECK_H
+#define AGENTBOX_CHECK_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "compiler.h"
+
+struct check {
+	const char *suite;
+	const char *name;
+	bool failed;
+	bool skipped;
+	char why[512];
+};
+
+bool check_true(struct check *c, bool cond, const char *file, int line,
+		const char *expr);
+bool check_u64(struct check *c, uint64_t got, uint64_t want,
+	       const char *file, int line, const char *expr);
+bool check_int(struct check *c, long long got, long long want,
+	       const char *file, int line, const char *expr);
+bool check_mem(struct check *c, const void *got, const void *want,
+	       size_t len, const char *file, int line, const char *expr);
+bool check_str(struct check *c, const char *got, const char *want,
+	       const char *file, int line, const char *expr);
+__printf(2, 3)
+bool check_fail(struct check *c, const char *fmt, ...);
+__printf(2, 3)
+void check_skip(struct check *c, const char *fmt, ...);
+
+void check_run(const char *suite, const char *name,
+	       void (*fn)(struct check *c));
+/* Exit status for main: non-zero if any case failed. */
+int check_exit(void);
+
+/* Run test_foo as case "foo" of suite. */
+#define RUN(suite, fn) check_run((suite), #fn, (fn))
+#define CHECK(c, cond) check_true((c), (cond), __FILE__, __LINE__, #cond)
+#define CHECK_U64(c, got, want) \
+	check_u64((c), (got), (want), __FILE__, __LINE__, #got)
+#define CHECK_INT(c, got, want) \
+	check_int((c), (got), (want), __FILE__, __LINE__, #got)
+#define CHECK_MEM(c, got, want, len) \
+	check_mem((c), (got), (want), (len), __FILE__, __LINE__, #got)
+#define CHECK_STR(c, got, want) \
+	check_str((c), (got), (want), __FILE__, __LINE__, #got)
+
+/* Little-endian field access for hand-written offsets. */
+uint16_t get16(const uint8_t *p);
+uint32_t get32(const uint8_t *p);
+uint64_t get64(const uint8_t *p);
+void put16(uint8_t *p, uint16_t v);
+void put32(uint8_t *p, uint32_t v);
+void put64(uint8_t *p, uint64_t v);
+
+#endif /* AGENTBOX_CHECK_H */
