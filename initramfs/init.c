@@ -8,6 +8,9 @@
  * exits: anything it cannot recover from is reported on the console and the
  * VM is powered off with a distinct status.
  *
+ * The host can ask for a clean shutdown without ACPI by typing the line
+ * "agentbox:poweroff" on the console, which nothing but the init reads.
+ *
  * Configured from the kernel command line (dotted parameters never reach
  * init's argv or environment, so they are read from /proc/cmdline):
  *   agentbox.docker=0|1        start dockerd (default 1)
@@ -43,6 +46,7 @@
 #include <sys/stat.h>
 #include <sys/un.h>
 #include <sys/wait.h>
+#include <termios.h>
 
 #include "agentbox-abi.h"
 
@@ -54,6 +58,7 @@
 #define DOCKERD_STOP_TIMEOUT_MS 20000
 #define KILL_GRACE_MS 2000
 #define RESTART_BACKOFF_MAX_MS 30000
+#define CONSOLE_POWEROFF "agentbox:poweroff"
 /* A dockerd that stayed up this long was healthy; restart it at once. */
 #define HEALTHY_RUN_MS 30000
 
@@ -79,7 +84,14 @@ struct child {
 	int64_t started_ms;
 };
 
+struct console_reader {
+	char line[64];
+	size_t len;
+	bool closed;
+};
+
 struct supervisor {
+	struct console_reader console;
 	struct child dockerd;
 	struct child job;
 	bool dockerd_ready;
@@ -480,9 +492,9 @@ static void redirect_output(const char *log)
 
 static pid_t spawn(const char *const argv[], const char *cgroup, const char *log)
 {
+	int err, null_fd;
 	sigset_t all;
 	pid_t pid;
-	int err;
 
 	pid = fork();
 	if (pid != 0)
@@ -490,6 +502,12 @@ static pid_t spawn(const char *const argv[], const char *cgroup, const char *log
 	sigfillset(&all);
 	sigprocmask(SIG_UNBLOCK, &all, NULL);
 	setsid();
+	/* The console's input belongs to the init's control line. */
+	null_fd = open("/dev/null", O_RDONLY);
+	if (null_fd > STDIN_FILENO) {
+		dup2(null_fd, STDIN_FILENO);
+		close(null_fd);
+	}
 	if (log)
 		redirect_output(log);
 	err = join_cgroup(cgroup);
@@ -650,6 +668,50 @@ static int handle_signal(struct supervisor *sv, int sfd)
 	return 0;
 }
 
+/* Line mode without echo: the host's control line is not printed back. */
+static void quiet_console(void)
+{
+	struct termios t;
+
+	if (tcgetattr(STDIN_FILENO, &t) < 0)
+		return;
+	t.c_lflag &= ~(ECHO | ECHONL);
+	t.c_lflag |= ICANON;
+	tcsetattr(STDIN_FILENO, TCSANOW, &t);
+}
+
+static void console_byte(struct supervisor *sv, char c)
+{
+	struct console_reader *con = &sv->console;
+
+	if (c != '\n' && c != '\r') {
+		if (con->len < sizeof(con->line) - 1)
+			con->line[con->len++] = c;
+		return;
+	}
+	con->line[con->len] = '\0';
+	if (strcmp(con->line, CONSOLE_POWEROFF) == 0) {
+		say("poweroff requested on the console, shutting down");
+		sv->stopping = true;
+	}
+	con->len = 0;
+}
+
+static void read_console(struct supervisor *sv)
+{
+	char buf[128];
+	ssize_t n, i;
+
+	n = read(STDIN_FILENO, buf, sizeof(buf));
+	if (n <= 0) {
+		if (n == 0 || (errno != EAGAIN && errno != EINTR))
+			sv->console.closed = true;
+		return;
+	}
+	for (i = 0; i < n; i++)
+		console_byte(sv, buf[i]);
+}
+
 static int poll_timeout(const struct supervisor *sv)
 {
 	int64_t wait;
@@ -723,16 +785,24 @@ static __attribute__((noreturn)) void shut_down(struct supervisor *sv, int sfd)
 static __attribute__((noreturn)) void supervise(int sfd)
 {
 	struct supervisor sv = { .backoff_ms = 1000 };
-	struct pollfd pfd = { .fd = sfd, .events = POLLIN };
+	struct pollfd pfd[2] = {
+		{ .fd = sfd, .events = POLLIN },
+		{ .fd = STDIN_FILENO, .events = POLLIN },
+	};
 
+	quiet_console();
 	if (cfg.docker)
 		start_dockerd(&sv);
 	for (;;) {
 		tick(&sv);
 		if (sv.stopping)
 			shut_down(&sv, sfd);
-		if (poll(&pfd, 1, poll_timeout(&sv)) > 0)
+		if (poll(pfd, sv.console.closed ? 1 : 2, poll_timeout(&sv)) <= 0)
+			continue;
+		if (pfd[0].revents)
 			handle_signal(&sv, sfd);
+		if (pfd[1].revents & (POLLIN | POLLHUP | POLLERR))
+			read_console(&sv);
 	}
 }
 
