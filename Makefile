@@ -1,0 +1,89 @@
+# agentbox: disposable, hardware-isolated sandboxes for AI coding agents.
+# `make help` lists the targets. Outputs go to build/; the slow kernel build
+# is cached outside the checkout (AGENTBOX_CACHE, default ~/.cache/agentbox).
+
+BUILD := build
+KERNEL_SRC ?= /usr/src/linux-source-6.1.tar.xz
+SOURCE_DATE_EPOCH ?= 1700000000
+MUSL_CC := musl-gcc
+INIT_CFLAGS := -std=gnu11 -Os -static -Wall -Wextra -Werror -Iinitramfs
+
+export KERNEL_SRC SOURCE_DATE_EPOCH
+
+.DELETE_ON_ERROR:
+.PHONY: all help image kernel initramfs rootfs deps demo test check fuzz bench \
+	check-config kernel-menuconfig kernel-savefragment clean
+
+all: image
+
+help:
+	@echo "agentbox targets:"
+	@echo "  make demo        install what is missing, build, boot a sandbox, run a container"
+	@echo "  make test        the whole suite (unit, image under QEMU, bad inputs)"
+	@echo "  make check       unit tests and fuzz smoke runs, no VMs"
+	@echo "  make fuzz        every libFuzzer target for FUZZ_SECONDS (default 300) each"
+	@echo "  make bench       print build and boot measurements"
+	@echo "  make image       kernel + initramfs + rootfs into $(BUILD)/"
+	@echo "  make kernel | initramfs | rootfs"
+	@echo "  make check-config         Docker's kernel requirements against the built config"
+	@echo "  make kernel-menuconfig    edit the kernel config interactively"
+	@echo "  make kernel-savefragment  save that edit as kernel-config/90-local.config"
+	@echo "  make clean       remove $(BUILD)/ (the kernel cache stays)"
+
+deps:
+	@tools/install-deps
+
+image: kernel initramfs rootfs
+
+# The script itself decides, by the hash of every input, whether anything
+# needs building; on a cache hit it returns in about a second.
+kernel: | deps
+	@tools/build-kernel $(BUILD)
+
+$(BUILD)/vmlinux $(BUILD)/gen_init_cpio: | kernel
+
+$(BUILD)/init: initramfs/init.c initramfs/agentbox-abi.h | deps
+	@mkdir -p $(BUILD)
+	$(MUSL_CC) $(INIT_CFLAGS) -o $@ $<
+
+$(BUILD)/initramfs.cpio: initramfs/initramfs.list tools/build-initramfs $(BUILD)/init $(BUILD)/gen_init_cpio
+	@tools/build-initramfs $@ $(BUILD)/init $(BUILD)/gen_init_cpio
+	@echo "initramfs: $@ ($$(stat -c %s $@) bytes)"
+
+initramfs: $(BUILD)/initramfs.cpio
+
+$(BUILD)/rootfs.ext4: tools/build-rootfs tools/rootfs-packages tools/lib.sh | deps
+	@mkdir -p $(BUILD)
+	@tools/build-rootfs $@
+
+rootfs: $(BUILD)/rootfs.ext4
+
+check-config: kernel rootfs
+	@tools/check-docker-config $(BUILD)/kernel.config
+
+kernel-menuconfig: | deps
+	@tools/kernel-menuconfig $(BUILD)
+
+kernel-savefragment: | deps
+	@tools/kernel-menuconfig --save $(BUILD) kernel-config/90-local.config
+
+demo: | deps
+	@$(MAKE) --no-print-directory image
+	@tools/demo $(BUILD)
+
+test: | deps
+	@$(MAKE) --no-print-directory image
+	@tests/run
+
+check: | deps
+	@tests/run --check
+
+fuzz: | deps
+	@$(MAKE) -C host fuzz
+
+bench: | deps
+	@$(MAKE) --no-print-directory image
+	@tools/bench-image
+
+clean:
+	rm -rf $(BUILD)
