@@ -12,6 +12,7 @@ export KERNEL_SRC SOURCE_DATE_EPOCH
 
 .DELETE_ON_ERROR:
 .PHONY: all help image kernel initramfs rootfs deps demo test check fuzz bench \
+	loader \
 	check-config kernel-menuconfig kernel-savefragment clean
 
 all: image
@@ -74,6 +75,10 @@ demo: | deps
 test: | deps
 	@$(MAKE) --no-print-directory image
 	@tests/run
+
+# The VMM: build/host/agentbox, and a static copy for the nested test VM.
+loader: | deps
+	@$(MAKE) -s -C host loader
 
 check: | deps
 	@tests/run --check

@@ -40,4 +40,37 @@ _Static_assert(sizeof(struct fuzz_virtq_hdr) == 24, "fuzz_virtq header");
 #define FUZZ_KERNEL_SMALL_BASE	(1ULL << 20)
 #define FUZZ_KERNEL_SMALL_UNIT	(256ULL << 10)
 
+/*
+ * fuzz_virtio: this header, nr_ops register accesses, then the guest
+ * memory image. The target runs Linux's handshake (with the features in
+ * flags) and queue setup from the header, notifies queue 0, replays the
+ * accesses against the device window, and notifies again.
+ */
+#define FUZZ_VIO_BLK		0
+#define FUZZ_VIO_BLK_RO		1
+#define FUZZ_VIO_RNG		2
+#define FUZZ_VIO_DEVICES	3
+#define FUZZ_VIO_INDIRECT	(1U << 0)
+#define FUZZ_VIO_WRITE		0x80U	/* in fuzz_vio_op.len */
+
+struct fuzz_virtio_hdr {
+	uint8_t device;		/* % FUZZ_VIO_DEVICES */
+	uint8_t flags;
+	uint8_t size_shift;	/* queue size is 1 << (size_shift % 9) */
+	uint8_t nr_ops;
+	uint32_t desc;
+	uint32_t avail;
+	uint32_t used;
+} __packed;
+
+struct fuzz_vio_op {
+	uint16_t offset;	/* into the 4 KiB window */
+	uint8_t len;		/* 1, 2, 4 or 8 in bits 3:0, FUZZ_VIO_WRITE */
+	uint8_t reserved;
+	uint32_t value;
+} __packed;
+
+_Static_assert(sizeof(struct fuzz_virtio_hdr) == 16, "fuzz_virtio header");
+_Static_assert(sizeof(struct fuzz_vio_op) == 8, "fuzz_virtio op");
+
 #endif /* AGENTBOX_FUZZ_INPUT_H */

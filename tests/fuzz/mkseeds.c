@@ -128,6 +128,78 @@ static int virtq_seeds(const char *base)
 	return err;
 }
 
+/*
+ * fuzz_virtio: a virtio-blk read of two sectors (header, data, status),
+ * the same request through an indirect table, and an rng request. The
+ * handshake and queue setup come from the header.
+ */
+#define VIO_MEM		0x8000
+#define VIO_HDR		0x5000
+#define VIO_DATA	0x6000
+#define VIO_STATUS	0x5010
+
+static void vio_image(uint8_t *mem, bool indirect)
+{
+	memset(mem, 0, VIO_MEM);
+	put32(mem + VIO_HDR, 0);		/* VIRTIO_BLK_T_IN */
+	put64(mem + VIO_HDR + 8, 1);		/* sector 1 */
+	if (indirect) {
+		desc(mem, VQ_TABLE, 0, VIO_HDR, 16, 1, 1);
+		desc(mem, VQ_TABLE, 1, VIO_DATA, 1024, 3, 2);
+		desc(mem, VQ_TABLE, 2, VIO_STATUS, 1, 2, 0);
+		desc(mem, VQ_DESC, 0, VQ_TABLE, 48, 4, 0);
+	} else {
+		desc(mem, VQ_DESC, 0, VIO_HDR, 16, 1, 1);
+		desc(mem, VQ_DESC, 1, VIO_DATA, 1024, 3, 2);
+		desc(mem, VQ_DESC, 2, VIO_STATUS, 1, 2, 0);
+	}
+	put16(mem + VQ_AVAIL + 2, 1);
+}
+
+static int virtio_seeds(const char *base)
+{
+	static uint8_t mem[VIO_MEM];
+	struct fuzz_virtio_hdr h = {
+		.device = FUZZ_VIO_BLK,
+		.size_shift = VQ_SHIFT,
+		.desc = VQ_DESC,
+		.avail = VQ_AVAIL,
+		.used = VQ_USED,
+	};
+	/* A status read and an interrupt acknowledge, as an IRQ handler. */
+	struct fuzz_vio_op ops[2] = {
+		{ .offset = 0x060, .len = 2 },
+		{ .offset = 0x064, .len = 2 | FUZZ_VIO_WRITE, .value = 1 },
+	};
+	uint8_t hdr_ops[sizeof(h) + sizeof(ops)];
+	char dir[4096];
+	int err;
+
+	err = make_dir(base, "fuzz_virtio", dir, sizeof(dir));
+	if (err)
+		return err;
+	vio_image(mem, false);
+	h.nr_ops = 2;
+	memcpy(hdr_ops, &h, sizeof(h));
+	memcpy(hdr_ops + sizeof(h), ops, sizeof(ops));
+	err = write_file(dir, "blk-read", hdr_ops, sizeof(hdr_ops), mem,
+			 VIO_MEM);
+	h.device = FUZZ_VIO_BLK_RO;
+	h.flags = FUZZ_VIO_INDIRECT;
+	h.nr_ops = 0;
+	vio_image(mem, true);
+	put32(mem + VIO_HDR, 1);		/* VIRTIO_BLK_T_OUT: refused */
+	if (!err)
+		err = write_file(dir, "blk-ro-write", &h, sizeof(h), mem,
+				 VIO_MEM);
+	h.device = FUZZ_VIO_RNG;
+	h.flags = 0;
+	vio_image(mem, false);
+	if (!err)
+		err = write_file(dir, "rng", &h, sizeof(h), mem, VIO_MEM);
+	return err;
+}
+
 int main(int argc, char **argv)
 {
 	int err;
@@ -139,6 +211,8 @@ int main(int argc, char **argv)
 	err = kernel_seeds(argv[1]);
 	if (!err)
 		err = virtq_seeds(argv[1]);
+	if (!err)
+		err = virtio_seeds(argv[1]);
 	if (err) {
 		fprintf(stderr, "mkseeds: %s: %s\n", argv[1], strerror(-err));
 		return 1;

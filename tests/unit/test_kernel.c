@@ -1,5 +1,6 @@
 #include <errno.h>
 #include <fcntl.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -469,14 +470,25 @@ static void real_image(struct check *c, const char *path,
 	munmap((void *)file, len);
 }
 
+/* make image puts them in build/; the tests run from host/. */
+static void real_build_image(struct check *c, const char *name,
+			     enum kernel_format format)
+{
+	const char *dir = getenv("AGENTBOX_BUILD") ?: "../build";
+	char path[4096];
+
+	snprintf(path, sizeof(path), "%s/%s", dir, name);
+	real_image(c, path, format);
+}
+
 static void test_real_vmlinux(struct check *c)
 {
-	real_image(c, "/tmp/kout/vmlinux", KERNEL_ELF);
+	real_build_image(c, "vmlinux", KERNEL_ELF);
 }
 
 static void test_real_bzimage(struct check *c)
 {
-	real_image(c, "/tmp/kout/bzImage", KERNEL_BZIMAGE);
+	real_build_image(c, "bzImage", KERNEL_BZIMAGE);
 }
 
 int main(void)

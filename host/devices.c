@@ -1,0 +1,171 @@
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "agentbox-abi.h"
+#include "devices.h"
+#include "irq.h"
+#include "power.h"
+#include "virtio_rng.h"
+
+static int open_console(struct devices *d, const char *path, bool dry_run,
+			char *why, size_t n)
+{
+	/* A dry run checks the file can be written but keeps its contents. */
+	int flags = O_WRONLY | O_CREAT | O_CLOEXEC | (dry_run ? 0 : O_TRUNC);
+
+	if (!path) {
+		d->console_fd = STDOUT_FILENO;
+		return 0;
+	}
+	d->console_fd = open(path, flags, 0644);
+	if (d->console_fd < 0) {
+		snprintf(why, n, "--console %s: %s", path, strerror(errno));
+		return -errno;
+	}
+	d->console_owned = true;
+	return 0;
+}
+
+int devices_open(struct devices *d, const struct run_opts *o, char *why,
+		 size_t why_size)
+{
+	char reason[256];
+	unsigned int i;
+	int err;
+
+	memset(d, 0, sizeof(*d));
+	d->console_fd = -1;
+	for (i = 0; i < o->nr_disks; i++) {
+		err = virtio_blk_open(&d->blk[i], o->disk[i].path,
+				      o->disk[i].ro, i, reason, sizeof(reason));
+		if (err) {
+			snprintf(why, why_size, "--disk %s", reason);
+			goto close_disks;
+		}
+		d->nr_disks++;
+	}
+	err = open_console(d, o->console, o->dry_run, why, why_size);
+	if (err)
+		goto close_disks;
+	return 0;
+
+close_disks:
+	devices_close(d);
+	return err;
+}
+
+unsigned int devices_nr_virtio(const struct devices *d)
+{
+	return d->nr_disks + 1;
+}
+
+static int add_virtio(struct devices *d, struct vm *vm,
+		      const struct virtio_dev_ops *ops, void *dev,
+		      uint64_t features, char *why, size_t n)
+{
+	unsigned int i = d->nr_virtio;
+	uint64_t addr = layout_virtio_mmio_addr(i);
+	struct irq_line irq;
+	int err;
+
+	irq_line_kvm(&irq, &vm->fd, layout_virtio_irq(i));
+	err = virtio_mmio_init(&d->virtio[i], ops, dev, features, &vm->gm,
+			       &irq, addr);
+	if (err) {
+		snprintf(why, n, "virtio-%s: %s", ops->name, strerror(-err));
+		return err;
+	}
+	d->nr_virtio++;
+	err = bus_add(&d->mmio, addr, LAYOUT_VIRTIO_MMIO_SIZE,
+		      &virtio_mmio_bus_ops, &d->virtio[i], ops->name);
+	if (err)
+		snprintf(why, n, "virtio-%s at 0x%llx: %s", ops->name,
+			 (unsigned long long)addr, strerror(-err));
+	return err;
+}
+
+static int attach_serial(struct devices *d, struct vm *vm, char *why,
+			 size_t n)
+{
+	struct irq_line irq;
+	int err;
+
+	err = console_init(&d->con, d->console_fd);
+	if (err)
+		goto fail;
+	d->con_ready = true;
+	irq_line_kvm(&irq, &vm->fd, LAYOUT_SERIAL_IRQ);
+	err = serial_init(&d->serial, &d->con, &irq);
+	if (err)
+		goto fail;
+	d->serial_ready = true;
+	err = bus_add(&d->pio, LAYOUT_SERIAL_PORT, SERIAL_NR_PORTS,
+		      &serial_bus_ops, &d->serial, "serial");
+	if (err)
+		goto fail;
+	return 0;
+
+fail:
+	snprintf(why, n, "serial console: %s", strerror(-err));
+	return err;
+}
+
+int devices_attach(struct devices *d, struct vm *vm, struct stop *stop,
+		   struct boottimer *bt, char *why, size_t why_size)
+{
+	unsigned int i;
+	int err;
+
+	bus_init(&d->pio);
+	bus_init(&d->mmio);
+	err = attach_serial(d, vm, why, why_size);
+	if (err)
+		return err;
+	err = bus_add(&d->pio, EXIT_PORT, 1, &power_bus_ops, stop, "power");
+	if (!err)
+		err = bus_add(&d->mmio, LAYOUT_BOOT_TIMER_ADDR,
+			      LAYOUT_BOOT_TIMER_SIZE, &boottimer_bus_ops, bt,
+			      "boottimer");
+	if (err) {
+		snprintf(why, why_size, "exit port or boot timer: %s",
+			 strerror(-err));
+		return err;
+	}
+	for (i = 0; !err && i < d->nr_disks; i++)
+		err = add_virtio(d, vm, &virtio_blk_ops, &d->blk[i],
+				 virtio_blk_features(&d->blk[i]), why,
+				 why_size);
+	if (!err)
+		err = add_virtio(d, vm, &virtio_rng_ops, NULL, 0, why,
+				 why_size);
+	if (err)
+		return err;
+	err = console_start(&d->con);
+	if (err)
+		snprintf(why, why_size, "console writer: %s", strerror(-err));
+	return err;
+}
+
+void devices_close(struct devices *d)
+{
+	unsigned int i;
+
+	for (i = 0; i < d->nr_virtio; i++)
+		virtio_mmio_destroy(&d->virtio[i]);
+	d->nr_virtio = 0;
+	for (i = 0; i < d->nr_disks; i++)
+		virtio_blk_close(&d->blk[i]);
+	d->nr_disks = 0;
+	if (d->serial_ready)
+		serial_destroy(&d->serial);
+	d->serial_ready = false;
+	if (d->con_ready)
+		console_destroy(&d->con);
+	d->con_ready = false;
+	if (d->console_owned)
+		close(d->console_fd);
+	d->console_owned = false;
+}

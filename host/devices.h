@@ -1,0 +1,59 @@
+/*
+ * The machine's devices and where they sit: the UART and the exit port on
+ * the PIO bus; the boot timer and one virtio-mmio window per disk, then
+ * the entropy device, on the MMIO bus. Virtio device i always gets
+ * layout_virtio_mmio_addr(i) and layout_virtio_irq(i), the same numbering
+ * boot.c writes into the kernel command line.
+ */
+#ifndef AGENTBOX_DEVICES_H
+#define AGENTBOX_DEVICES_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "boottimer.h"
+#include "bus.h"
+#include "console.h"
+#include "layout.h"
+#include "options.h"
+#include "serial.h"
+#include "stop.h"
+#include "virtio_blk.h"
+#include "virtio_mmio.h"
+#include "vm.h"
+
+struct devices {
+	int console_fd;
+	bool console_owned;
+	struct console con;
+	bool con_ready;
+	struct serial serial;
+	bool serial_ready;
+	struct virtio_blk blk[OPT_MAX_DISKS];
+	unsigned int nr_disks;
+	struct virtio_mmio virtio[LAYOUT_VIRTIO_MAX_DEVICES];
+	unsigned int nr_virtio;
+	struct bus pio;
+	struct bus mmio;
+};
+
+/*
+ * Open the disks and the console file: the inputs, checked before any VM
+ * exists. why gets "<input>: <reason>".
+ */
+int devices_open(struct devices *d, const struct run_opts *o, char *why,
+		 size_t why_size);
+
+/* Virtio devices the opened configuration has: disks plus the rng. */
+unsigned int devices_nr_virtio(const struct devices *d);
+
+/*
+ * Create every device model on the VM's interrupt lines and guest RAM,
+ * put them on the buses, and start the console writer.
+ */
+int devices_attach(struct devices *d, struct vm *vm, struct stop *stop,
+		   struct boottimer *bt, char *why, size_t why_size);
+
+void devices_close(struct devices *d);
+
+#endif /* AGENTBOX_DEVICES_H */

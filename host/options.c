@@ -1,0 +1,321 @@
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "compiler.h"
+#include "mptable.h"
+#include "options.h"
+
+const char opts_usage[] =
+"usage: agentbox run --kernel FILE [--initrd FILE] [--disk FILE[,ro]]...\n"
+"                    [--mem SIZE] [--cpus N] [--cmdline STR]\n"
+"                    [--console stdio|FILE] [--timings] [--dry-run]\n"
+"\n"
+"Boot a Linux microVM on /dev/kvm with a serial console, virtio-blk disks\n"
+"and virtio-rng.\n"
+"\n"
+"  --kernel FILE       ELF vmlinux, or bzImage with a 64-bit entry point\n"
+"  --initrd FILE       initramfs, loaded high in RAM below 3 GiB\n"
+"  --disk FILE[,ro]    virtio-blk disk: a regular file or a block device;\n"
+"                      \",ro\" makes it read-only. Repeat for more disks;\n"
+"                      the guest sees them as vda, vdb, ... in this order\n"
+"  --mem SIZE          guest RAM with a K, M or G suffix, or MiB without\n"
+"                      one (default 512M)\n"
+"  --cpus N            number of vCPUs, 1-254 (default 1)\n"
+"  --cmdline STR       appended to the kernel command line, after\n"
+"                      \"console=ttyS0 reboot=t panic=-1 acpi=off\" and the\n"
+"                      device arguments\n"
+"  --console stdio|FILE  the serial console: our stdin and stdout (default),\n"
+"                      or guest output written to FILE\n"
+"  --timings           at exit, print how long each start-up step took\n"
+"  --dry-run           check every input, print the kernel command line and\n"
+"                      exit without touching /dev/kvm\n"
+"  -h, --help          print this help\n"
+"\n"
+"SIGTERM or SIGINT asks the guest to power off (the line\n"
+"\"agentbox:poweroff\" on its console); a second signal, or 10 s without a\n"
+"power-off, stops it.\n"
+"\n"
+"Exit status:\n"
+"  0-255  the status the guest wrote to I/O port 0xf4 (0: clean power-off)\n"
+"  122    the guest reset itself or triple-faulted\n"
+"  123    KVM internal error or an exit the VMM cannot handle\n"
+"  125    bad usage or input, or the VM could not be set up\n"
+"  143    stopped by SIGTERM (130: SIGINT) because the guest did not power\n"
+"         off in time\n";
+
+enum opt_id {
+	OPT_KERNEL,
+	OPT_INITRD,
+	OPT_DISK,
+	OPT_MEM,
+	OPT_CPUS,
+	OPT_CMDLINE,
+	OPT_CONSOLE,
+	OPT_TIMINGS,
+	OPT_DRY_RUN,
+	OPT_HELP,
+};
+
+struct opt_def {
+	const char *name;
+	enum opt_id id;
+	bool has_arg;
+};
+
+static const struct opt_def opt_defs[] = {
+	{ "--kernel", OPT_KERNEL, true },
+	{ "--initrd", OPT_INITRD, true },
+	{ "--disk", OPT_DISK, true },
+	{ "--mem", OPT_MEM, true },
+	{ "--cpus", OPT_CPUS, true },
+	{ "--cmdline", OPT_CMDLINE, true },
+	{ "--console", OPT_CONSOLE, true },
+	{ "--timings", OPT_TIMINGS, false },
+	{ "--dry-run", OPT_DRY_RUN, false },
+	{ "--help", OPT_HELP, false },
+	{ "-h", OPT_HELP, false },
+};
+
+#define NR_OPT_DEFS	(sizeof(opt_defs) / sizeof(opt_defs[0]))
+
+__printf(3, 4)
+static int bad(char *why, size_t n, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (why && n) {
+		va_start(ap, fmt);
+		vsnprintf(why, n, fmt, ap);
+		va_end(ap);
+	}
+	return -EINVAL;
+}
+
+static int size_shift(const char *suffix)
+{
+	if (!strcmp(suffix, "") || !strcmp(suffix, "M") || !strcmp(suffix, "m"))
+		return 20;
+	if (!strcmp(suffix, "K") || !strcmp(suffix, "k"))
+		return 10;
+	if (!strcmp(suffix, "G") || !strcmp(suffix, "g"))
+		return 30;
+	return -1;
+}
+
+int opts_parse_size(const char *s, uint64_t *bytes)
+{
+	unsigned long long v;
+	char *end;
+	int shift;
+
+	/* strtoull would accept a sign and leading blanks; we do not. */
+	if (*s < '0' || *s > '9')
+		return -EINVAL;
+	errno = 0;
+	v = strtoull(s, &end, 10);
+	if (errno)
+		return -EINVAL;
+	shift = size_shift(end);
+	if (shift < 0 || v > (UINT64_MAX >> shift))
+		return -EINVAL;
+	*bytes = (uint64_t)v << shift;
+	return 0;
+}
+
+static int parse_mem(struct run_opts *o, const char *arg, char *why,
+		     size_t n)
+{
+	uint64_t v;
+
+	if (opts_parse_size(arg, &v))
+		return bad(why, n, "--mem %s: not a size (use e.g. 512M or 1G)",
+			   arg);
+	if (v < OPT_MEM_MIN)
+		return bad(why, n, "--mem %s: less than the minimum of %lluM",
+			   arg, OPT_MEM_MIN >> 20);
+	if (v > OPT_MEM_MAX)
+		return bad(why, n, "--mem %s: more than the maximum of %lluG",
+			   arg, OPT_MEM_MAX >> 30);
+	if (v % LAYOUT_PAGE_SIZE)
+		return bad(why, n, "--mem %s: not a multiple of 4K", arg);
+	o->mem = v;
+	o->mem_arg = arg;
+	return 0;
+}
+
+static int parse_cpus(struct run_opts *o, const char *arg, char *why,
+		      size_t n)
+{
+	unsigned long v = 0;
+	char *end = NULL;
+
+	/* strtoul would take a sign or blanks; a count is digits only. */
+	if (*arg >= '0' && *arg <= '9') {
+		errno = 0;
+		v = strtoul(arg, &end, 10);
+		if (errno || *end)
+			v = 0;
+	}
+	if (v < 1 || v > MPTABLE_MAX_CPUS)
+		return bad(why, n, "--cpus %s: not a number from 1 to %d", arg,
+			   MPTABLE_MAX_CPUS);
+	o->cpus = v;
+	return 0;
+}
+
+/* "FILE,ro" is read-only; any other comma belongs to the file name. */
+static int parse_disk(struct run_opts *o, const char *arg, char *why,
+		      size_t n)
+{
+	size_t len = strlen(arg);
+	struct disk_opt *d;
+	char *path;
+
+	if (o->nr_disks == OPT_MAX_DISKS)
+		return bad(why, n, "--disk %s: more than %d disks", arg,
+			   OPT_MAX_DISKS);
+	d = &o->disk[o->nr_disks];
+	d->ro = len >= 3 && !strcmp(arg + len - 3, ",ro");
+	if (!d->ro) {
+		d->path = arg;
+	} else {
+		/* The copy without ",ro" is freed by opts_release(). */
+		path = strndup(arg, len - 3);
+		if (!path)
+			return bad(why, n, "--disk %s: out of memory", arg);
+		d->path = path;
+	}
+	/* Counted even when empty, so opts_release() frees the copy. */
+	o->nr_disks++;
+	if (!*d->path)
+		return bad(why, n, "--disk %s: no file name", arg);
+	return 0;
+}
+
+static int set_once(const char **slot, const char *name, const char *arg,
+		    char *why, size_t n)
+{
+	if (*slot)
+		return bad(why, n, "%s %s: given more than once", name, arg);
+	if (!*arg)
+		return bad(why, n, "%s: empty value", name);
+	*slot = arg;
+	return 0;
+}
+
+static int apply(struct run_opts *o, const struct opt_def *d,
+		 const char *arg, char *why, size_t n)
+{
+	switch (d->id) {
+	case OPT_KERNEL:
+		return set_once(&o->kernel, d->name, arg, why, n);
+	case OPT_INITRD:
+		return set_once(&o->initrd, d->name, arg, why, n);
+	case OPT_DISK:
+		return parse_disk(o, arg, why, n);
+	case OPT_MEM:
+		return parse_mem(o, arg, why, n);
+	case OPT_CPUS:
+		return parse_cpus(o, arg, why, n);
+	case OPT_CMDLINE:
+		return set_once(&o->cmdline, d->name, arg, why, n);
+	case OPT_CONSOLE:
+		return set_once(&o->console, d->name, arg, why, n);
+	case OPT_TIMINGS:
+		o->timings = true;
+		return 0;
+	case OPT_DRY_RUN:
+		o->dry_run = true;
+		return 0;
+	case OPT_HELP:
+		o->help = true;
+		return 0;
+	}
+	return bad(why, n, "%s: unhandled option", d->name);
+}
+
+/* Match "--name" or "--name=value"; *inline_arg is the part after '='. */
+static const struct opt_def *find_opt(const char *arg, const char **inline_arg)
+{
+	size_t i, len;
+
+	for (i = 0; i < NR_OPT_DEFS; i++) {
+		len = strlen(opt_defs[i].name);
+		if (strncmp(arg, opt_defs[i].name, len))
+			continue;
+		if (arg[len] == '\0') {
+			*inline_arg = NULL;
+			return &opt_defs[i];
+		}
+		if (arg[len] == '=') {
+			*inline_arg = arg + len + 1;
+			return &opt_defs[i];
+		}
+	}
+	return NULL;
+}
+
+static void set_defaults(struct run_opts *o)
+{
+	memset(o, 0, sizeof(*o));
+	o->mem = OPT_MEM_DEFAULT;
+	o->mem_arg = "512M";
+	o->cpus = OPT_CPUS_DEFAULT;
+}
+
+/* --console stdio means the default; keep NULL for it. */
+static void normalize(struct run_opts *o)
+{
+	if (o->console && !strcmp(o->console, "stdio"))
+		o->console = NULL;
+}
+
+int opts_parse(struct run_opts *o, int argc, char *const argv[], char *why,
+	       size_t why_size)
+{
+	const struct opt_def *d;
+	const char *arg;
+	int i, err;
+
+	set_defaults(o);
+	for (i = 0; i < argc; i++) {
+		d = find_opt(argv[i], &arg);
+		if (!d && argv[i][0] == '-')
+			return bad(why, why_size,
+				   "%s: unknown option (see 'agentbox run --help')",
+				   argv[i]);
+		if (!d)
+			return bad(why, why_size, "%s: unexpected argument",
+				   argv[i]);
+		if (!d->has_arg && arg)
+			return bad(why, why_size, "%s: takes no value",
+				   argv[i]);
+		if (d->has_arg && !arg) {
+			if (i + 1 == argc)
+				return bad(why, why_size, "%s: needs a value",
+					   d->name);
+			arg = argv[++i];
+		}
+		err = apply(o, d, arg, why, why_size);
+		if (err)
+			return err;
+	}
+	normalize(o);
+	if (!o->help && !o->kernel)
+		return bad(why, why_size,
+			   "--kernel: missing (see 'agentbox run --help')");
+	return 0;
+}
+
+void opts_release(struct run_opts *o)
+{
+	unsigned int i;
+
+	for (i = 0; i < o->nr_disks; i++)
+		if (o->disk[i].ro)
+			free((char *)o->disk[i].path);
+	o->nr_disks = 0;
+}

@@ -1,0 +1,60 @@
+/*
+ * The command line of `agentbox run`, parsed without side effects so every
+ * malformed option is reported before anything is opened.
+ */
+#ifndef AGENTBOX_OPTIONS_H
+#define AGENTBOX_OPTIONS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "layout.h"
+
+/* One virtio-mmio slot stays free for the entropy device. */
+#define OPT_MAX_DISKS		(LAYOUT_VIRTIO_MAX_DEVICES - 1)
+#define OPT_MEM_DEFAULT		(512ULL << 20)
+/* Below this not even the boot structures and a tiny kernel fit. */
+#define OPT_MEM_MIN		(4ULL << 20)
+/* The guest-physical address width of the nested test CPU is 40 bits. */
+#define OPT_MEM_MAX		(256ULL << 30)
+#define OPT_CPUS_DEFAULT	1U
+
+struct disk_opt {
+	const char *path;
+	bool ro;
+};
+
+struct run_opts {
+	const char *kernel;
+	const char *initrd;
+	struct disk_opt disk[OPT_MAX_DISKS];
+	unsigned int nr_disks;
+	uint64_t mem;
+	/* --mem as the user wrote it, for messages that blame it. */
+	const char *mem_arg;
+	unsigned int cpus;
+	const char *cmdline;
+	/* NULL: the guest console is our stdin/stdout. */
+	const char *console;
+	bool timings;
+	bool dry_run;
+	bool help;
+};
+
+extern const char opts_usage[];
+
+/*
+ * Parse the arguments that follow "run". Returns 0 (o->help set if help
+ * was asked for), or -EINVAL with "<input>: <reason>" in why.
+ */
+int opts_parse(struct run_opts *o, int argc, char *const argv[], char *why,
+	       size_t why_size);
+
+/* Free what opts_parse() allocated, after a failed parse too. */
+void opts_release(struct run_opts *o);
+
+/* "512M", "1G", "65536K", or a bare number of MiB. -EINVAL otherwise. */
+int opts_parse_size(const char *s, uint64_t *bytes);
+
+#endif /* AGENTBOX_OPTIONS_H */

@@ -1,0 +1,383 @@
+#include <errno.h>
+#include <string.h>
+
+#include <linux/virtio_config.h>
+#include <linux/virtio_mmio.h>
+#include <linux/virtio_ring.h>
+
+#include "log.h"
+#include "virtio_mmio.h"
+
+#define F(bit)			(1ULL << (bit))
+#define TRANSPORT_FEATURES	(F(VIRTIO_F_VERSION_1) | \
+				 F(VIRTIO_RING_F_INDIRECT_DESC))
+/* No shared memory regions: their length reads as all ones. */
+#define SHM_NONE		0xffffffffU
+
+int virtio_mmio_init(struct virtio_mmio *t, const struct virtio_dev_ops *ops,
+		     void *dev, uint64_t features, const struct guest_mem *gm,
+		     const struct irq_line *irq, uint64_t addr)
+{
+	int err;
+
+	if (ops->nr_queues > VIRTIO_MMIO_MAX_QUEUES ||
+	    ops->queue_max > VIRTQ_MAX_SIZE)
+		return -EINVAL;
+	memset(t, 0, sizeof(*t));
+	err = pthread_mutex_init(&t->lock, NULL);
+	if (err)
+		return -err;
+	t->ops = ops;
+	t->dev = dev;
+	t->gm = gm;
+	t->irq = *irq;
+	t->addr = addr;
+	t->device_features = features | TRANSPORT_FEATURES;
+	return 0;
+}
+
+void virtio_mmio_destroy(struct virtio_mmio *t)
+{
+	pthread_mutex_destroy(&t->lock);
+}
+
+static void update_irq(struct virtio_mmio *t)
+{
+	bool level = t->isr != 0;
+
+	if (level == t->irq_level)
+		return;
+	t->irq_level = level;
+	irq_line_set(&t->irq, level);
+}
+
+static void raise_isr(struct virtio_mmio *t, uint32_t bit)
+{
+	t->isr |= bit;
+	update_irq(t);
+}
+
+/*
+ * The driver broke the device's view of a queue. Stop serving it until a
+ * reset, tell the driver (the spec wants a config-change interrupt once
+ * it is running), and say so once.
+ */
+static void fail(struct virtio_mmio *t, unsigned int queue, const char *why)
+{
+	if (!t->failed)
+		pr_warn("virtio-%s at 0x%llx: queue %u: %s; device needs reset",
+			t->ops->name, (unsigned long long)t->addr, queue, why);
+	t->failed = true;
+	t->status |= VIRTIO_CONFIG_S_NEEDS_RESET;
+	if (t->status & VIRTIO_CONFIG_S_DRIVER_OK)
+		raise_isr(t, VIRTIO_MMIO_INT_CONFIG);
+}
+
+static void reset(struct virtio_mmio *t)
+{
+	t->status = 0;
+	t->isr = 0;
+	update_irq(t);
+	t->driver_features = 0;
+	t->device_features_sel = 0;
+	t->driver_features_sel = 0;
+	t->queue_sel = 0;
+	t->failed = false;
+	memset(t->q, 0, sizeof(t->q));
+}
+
+static struct virtio_queue *selected(struct virtio_mmio *t)
+{
+	if (t->queue_sel >= t->ops->nr_queues)
+		return NULL;
+	return &t->q[t->queue_sel];
+}
+
+static void serve(struct virtio_mmio *t, unsigned int qi)
+{
+	struct virtq *vq = &t->q[qi].vq;
+	bool pushed = false;
+	uint32_t written;
+	int r;
+
+	for (;;) {
+		r = virtq_pop(vq, &t->chain);
+		if (r == 0)
+			break;
+		if (r < 0) {
+			fail(t, qi, "broken virtqueue");
+			break;
+		}
+		if (t->ops->handle(t->dev, qi, &t->chain, &written)) {
+			fail(t, qi, "malformed request");
+			break;
+		}
+		if (virtq_push(vq, t->chain.head, written)) {
+			fail(t, qi, "used ring rejected a chain");
+			break;
+		}
+		pushed = true;
+	}
+	if (pushed && virtq_should_notify(vq))
+		raise_isr(t, VIRTIO_MMIO_INT_VRING);
+}
+
+static bool running(const struct virtio_mmio *t)
+{
+	return (t->status & VIRTIO_CONFIG_S_DRIVER_OK) && !t->failed;
+}
+
+static void notify(struct virtio_mmio *t, uint32_t qi)
+{
+	if (qi >= t->ops->nr_queues || !running(t) || !t->q[qi].ready)
+		return;
+	serve(t, qi);
+}
+
+static void set_queue_ready(struct virtio_mmio *t, uint32_t val)
+{
+	struct virtio_queue *q = selected(t);
+
+	if (!q)
+		return;
+	if (!val) {
+		memset(q, 0, sizeof(*q));
+		return;
+	}
+	if (q->ready)
+		return;
+	if (q->num > t->ops->queue_max ||
+	    virtq_init(&q->vq, t->gm, q->num, q->desc, q->avail, q->used)) {
+		fail(t, t->queue_sel, "bad ring size or address");
+		return;
+	}
+	q->vq.indirect = t->driver_features & F(VIRTIO_RING_F_INDIRECT_DESC);
+	/* Every request our devices take needs data in each buffer. */
+	q->vq.no_empty = true;
+	q->ready = true;
+}
+
+static bool features_ok(const struct virtio_mmio *t)
+{
+	return !(t->driver_features & ~t->device_features) &&
+	       (t->driver_features & F(VIRTIO_F_VERSION_1));
+}
+
+/*
+ * FEATURES_OK only sticks for a subset of our features that includes
+ * VERSION_1 (there is no legacy interface); the driver reads the status
+ * back to learn the verdict.
+ */
+static void write_status(struct virtio_mmio *t, uint32_t val)
+{
+	bool now_ok;
+	unsigned int i;
+
+	if (!val) {
+		reset(t);
+		return;
+	}
+	val &= ~VIRTIO_CONFIG_S_NEEDS_RESET;
+	if ((val & VIRTIO_CONFIG_S_FEATURES_OK) &&
+	    !(t->status & VIRTIO_CONFIG_S_FEATURES_OK) && !features_ok(t))
+		val &= ~VIRTIO_CONFIG_S_FEATURES_OK;
+	/* Nothing runs without an accepted feature set. */
+	if (!(val & VIRTIO_CONFIG_S_FEATURES_OK))
+		val &= ~VIRTIO_CONFIG_S_DRIVER_OK;
+	now_ok = (val & VIRTIO_CONFIG_S_DRIVER_OK) &&
+		 !(t->status & VIRTIO_CONFIG_S_DRIVER_OK);
+	t->status = val | (t->status & VIRTIO_CONFIG_S_NEEDS_RESET);
+	/* Buffers made available before DRIVER_OK wait for it. */
+	for (i = 0; now_ok && i < t->ops->nr_queues; i++)
+		notify(t, i);
+}
+
+static bool features_writable(const struct virtio_mmio *t)
+{
+	return (t->status & VIRTIO_CONFIG_S_DRIVER) &&
+	       !(t->status & VIRTIO_CONFIG_S_FEATURES_OK);
+}
+
+static void write_driver_features(struct virtio_mmio *t, uint32_t val)
+{
+	if (!features_writable(t))
+		return;
+	if (t->driver_features_sel == 0)
+		t->driver_features = (t->driver_features & ~0xffffffffULL) | val;
+	else if (t->driver_features_sel == 1)
+		t->driver_features = (t->driver_features & 0xffffffffULL) |
+				     (uint64_t)val << 32;
+}
+
+static void set_half(uint64_t *v, bool high, uint32_t val)
+{
+	if (high)
+		*v = (*v & 0xffffffffULL) | (uint64_t)val << 32;
+	else
+		*v = (*v & ~0xffffffffULL) | val;
+}
+
+/* Ring addresses and size are frozen once the queue is live. */
+static void write_queue_reg(struct virtio_mmio *t, uint64_t off, uint32_t val)
+{
+	struct virtio_queue *q = selected(t);
+
+	if (!q || q->ready)
+		return;
+	switch (off) {
+	case VIRTIO_MMIO_QUEUE_NUM:
+		q->num = val;
+		break;
+	case VIRTIO_MMIO_QUEUE_DESC_LOW:
+	case VIRTIO_MMIO_QUEUE_DESC_HIGH:
+		set_half(&q->desc, off == VIRTIO_MMIO_QUEUE_DESC_HIGH, val);
+		break;
+	case VIRTIO_MMIO_QUEUE_AVAIL_LOW:
+	case VIRTIO_MMIO_QUEUE_AVAIL_HIGH:
+		set_half(&q->avail, off == VIRTIO_MMIO_QUEUE_AVAIL_HIGH, val);
+		break;
+	case VIRTIO_MMIO_QUEUE_USED_LOW:
+	case VIRTIO_MMIO_QUEUE_USED_HIGH:
+		set_half(&q->used, off == VIRTIO_MMIO_QUEUE_USED_HIGH, val);
+		break;
+	}
+}
+
+static void write_reg(struct virtio_mmio *t, uint64_t off, uint32_t val)
+{
+	switch (off) {
+	case VIRTIO_MMIO_DEVICE_FEATURES_SEL:
+		t->device_features_sel = val;
+		break;
+	case VIRTIO_MMIO_DRIVER_FEATURES:
+		write_driver_features(t, val);
+		break;
+	case VIRTIO_MMIO_DRIVER_FEATURES_SEL:
+		t->driver_features_sel = val;
+		break;
+	case VIRTIO_MMIO_QUEUE_SEL:
+		t->queue_sel = val;
+		break;
+	case VIRTIO_MMIO_QUEUE_READY:
+		set_queue_ready(t, val);
+		break;
+	case VIRTIO_MMIO_QUEUE_NOTIFY:
+		notify(t, val);
+		break;
+	case VIRTIO_MMIO_INTERRUPT_ACK:
+		t->isr &= ~val;
+		update_irq(t);
+		break;
+	case VIRTIO_MMIO_STATUS:
+		write_status(t, val);
+		break;
+	default:
+		write_queue_reg(t, off, val);
+		break;
+	}
+}
+
+static uint32_t device_features_word(const struct virtio_mmio *t)
+{
+	if (t->device_features_sel == 0)
+		return t->device_features;
+	if (t->device_features_sel == 1)
+		return t->device_features >> 32;
+	return 0;
+}
+
+static uint32_t read_queue_reg(struct virtio_mmio *t, uint64_t off)
+{
+	struct virtio_queue *q = selected(t);
+
+	if (!q)
+		return 0;
+	switch (off) {
+	case VIRTIO_MMIO_QUEUE_NUM_MAX:
+		return t->ops->queue_max;
+	case VIRTIO_MMIO_QUEUE_READY:
+		return q->ready;
+	case VIRTIO_MMIO_QUEUE_DESC_LOW:
+		return q->desc;
+	case VIRTIO_MMIO_QUEUE_DESC_HIGH:
+		return q->desc >> 32;
+	case VIRTIO_MMIO_QUEUE_AVAIL_LOW:
+		return q->avail;
+	case VIRTIO_MMIO_QUEUE_AVAIL_HIGH:
+		return q->avail >> 32;
+	case VIRTIO_MMIO_QUEUE_USED_LOW:
+		return q->used;
+	case VIRTIO_MMIO_QUEUE_USED_HIGH:
+		return q->used >> 32;
+	}
+	return 0;
+}
+
+static uint32_t read_reg(struct virtio_mmio *t, uint64_t off)
+{
+	switch (off) {
+	case VIRTIO_MMIO_MAGIC_VALUE:
+		return VIRTIO_MMIO_MAGIC;
+	case VIRTIO_MMIO_VERSION:
+		return VIRTIO_MMIO_MODERN;
+	case VIRTIO_MMIO_DEVICE_ID:
+		return t->ops->device_id;
+	case VIRTIO_MMIO_VENDOR_ID:
+		return VIRTIO_MMIO_VENDOR;
+	case VIRTIO_MMIO_DEVICE_FEATURES:
+		return device_features_word(t);
+	case VIRTIO_MMIO_INTERRUPT_STATUS:
+		return t->isr;
+	case VIRTIO_MMIO_STATUS:
+		return t->status;
+	case VIRTIO_MMIO_CONFIG_GENERATION:
+		/* Our config spaces never change while a driver runs. */
+		return 0;
+	case VIRTIO_MMIO_SHM_LEN_LOW:
+	case VIRTIO_MMIO_SHM_LEN_HIGH:
+		return SHM_NONE;
+	}
+	return read_queue_reg(t, off);
+}
+
+/* The spec allows only aligned 32-bit access outside config space. */
+static bool is_reg_access(uint64_t off, unsigned int len)
+{
+	return off < VIRTIO_MMIO_CONFIG && len == 4 && off % 4 == 0;
+}
+
+static void virtio_mmio_read(void *dev, uint64_t off, uint8_t *data,
+			     unsigned int len)
+{
+	struct virtio_mmio *t = dev;
+	uint32_t val;
+
+	pthread_mutex_lock(&t->lock);
+	if (off >= VIRTIO_MMIO_CONFIG) {
+		t->ops->config_read(t->dev, off - VIRTIO_MMIO_CONFIG, data, len);
+	} else if (is_reg_access(off, len)) {
+		val = read_reg(t, off);
+		memcpy(data, &val, sizeof(val));
+	}
+	pthread_mutex_unlock(&t->lock);
+}
+
+/* Config space is read-only for our devices: writes are dropped. */
+static void virtio_mmio_write(void *dev, uint64_t off, const uint8_t *data,
+			      unsigned int len)
+{
+	struct virtio_mmio *t = dev;
+	uint32_t val;
+
+	if (!is_reg_access(off, len))
+		return;
+	memcpy(&val, data, sizeof(val));
+	pthread_mutex_lock(&t->lock);
+	write_reg(t, off, val);
+	pthread_mutex_unlock(&t->lock);
+}
+
+const struct bus_ops virtio_mmio_bus_ops = {
+	.read = virtio_mmio_read,
+	.write = virtio_mmio_write,
+};

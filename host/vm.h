@@ -1,0 +1,49 @@
+/*
+ * The VM: /dev/kvm checked up front (API version, every capability we
+ * rely on, from one table), the VM fd with its TSS and identity-map pages,
+ * and guest RAM as two memory slots around the MMIO hole.
+ */
+#ifndef AGENTBOX_VM_H
+#define AGENTBOX_VM_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <linux/kvm.h>
+
+#include "guest_mem.h"
+
+#define KVM_API_VERSION_REQUIRED	12
+
+struct vm {
+	int kvm_fd;
+	int fd;
+	/* Size of each vCPU's kvm_run mapping. */
+	size_t run_size;
+	/* KVM_GET_SUPPORTED_CPUID, filtered per vCPU later. */
+	struct kvm_cpuid2 *cpuid;
+	void *ram;
+	uint64_t ram_size;
+	struct guest_mem gm;
+};
+
+struct vm_cap {
+	int cap;
+	const char *name;
+	const char *why;
+};
+
+/* The capability table vm_open() checks, for the report and tests. */
+extern const struct vm_cap vm_required_caps[];
+extern const unsigned int vm_nr_required_caps;
+
+/* Open /dev/kvm and create the VM for nr_cpus vCPUs. */
+int vm_open(struct vm *vm, unsigned int nr_cpus, char *why, size_t why_size);
+
+/* Map size bytes of guest RAM and hand them to KVM. */
+int vm_setup_memory(struct vm *vm, uint64_t size, char *why,
+		    size_t why_size);
+
+void vm_close(struct vm *vm);
+
+#endif /* AGENTBOX_VM_H */

@@ -1,0 +1,201 @@
+/* `agentbox run` option parsing: values, defaults, and every error line. */
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "check.h"
+#include "options.h"
+
+#define SUITE	"options"
+#define MAX_ARGS	64
+
+static struct run_opts o;
+static char why[512];
+
+/* Parse a NULL-terminated list; returns opts_parse()'s result. */
+static int parse(const char *first, ...)
+{
+	char *argv[MAX_ARGS];
+	const char *a;
+	va_list ap;
+	int argc = 0;
+
+	va_start(ap, first);
+	for (a = first; a && argc < MAX_ARGS; a = va_arg(ap, const char *))
+		argv[argc++] = (char *)a;
+	va_end(ap);
+	opts_release(&o);
+	why[0] = '\0';
+	return opts_parse(&o, argc, argv, why, sizeof(why));
+}
+
+static void test_defaults(struct check *c)
+{
+	if (!CHECK_INT(c, parse("--kernel", "k", NULL), 0))
+		return;
+	CHECK_STR(c, o.kernel, "k");
+	CHECK_U64(c, o.mem, 512ULL << 20);
+	CHECK_STR(c, o.mem_arg, "512M");
+	CHECK_INT(c, o.cpus, 1);
+	CHECK_INT(c, o.nr_disks, 0);
+	CHECK(c, !o.initrd && !o.cmdline && !o.console);
+	CHECK(c, !o.timings && !o.dry_run && !o.help);
+}
+
+static void test_everything(struct check *c)
+{
+	if (!CHECK_INT(c, parse("--kernel", "vmlinux", "--initrd=init.cpio",
+				"--disk", "root.ext4,ro", "--disk", "a,b.img",
+				"--mem", "1G", "--cpus=2", "--cmdline",
+				"quiet loglevel=3", "--console", "out.log",
+				"--timings", "--dry-run", NULL), 0)) {
+		check_fail(c, "%s", why);
+		return;
+	}
+	CHECK_STR(c, o.kernel, "vmlinux");
+	CHECK_STR(c, o.initrd, "init.cpio");
+	CHECK_INT(c, o.nr_disks, 2);
+	CHECK_STR(c, o.disk[0].path, "root.ext4");
+	CHECK(c, o.disk[0].ro);
+	/* A comma that is not ",ro" belongs to the file name. */
+	CHECK_STR(c, o.disk[1].path, "a,b.img");
+	CHECK(c, !o.disk[1].ro);
+	CHECK_U64(c, o.mem, 1ULL << 30);
+	CHECK_STR(c, o.mem_arg, "1G");
+	CHECK_INT(c, o.cpus, 2);
+	CHECK_STR(c, o.cmdline, "quiet loglevel=3");
+	CHECK_STR(c, o.console, "out.log");
+	CHECK(c, o.timings && o.dry_run);
+}
+
+static void test_console_stdio(struct check *c)
+{
+	CHECK_INT(c, parse("--kernel", "k", "--console", "stdio", NULL), 0);
+	CHECK(c, o.console == NULL);
+}
+
+static void test_help(struct check *c)
+{
+	CHECK_INT(c, parse("--help", NULL), 0);
+	CHECK(c, o.help);
+	CHECK_INT(c, parse("-h", NULL), 0);
+	CHECK(c, o.help);
+}
+
+static void test_sizes(struct check *c)
+{
+	uint64_t v = 0;
+
+	CHECK_INT(c, opts_parse_size("512M", &v), 0);
+	CHECK_U64(c, v, 512ULL << 20);
+	CHECK_INT(c, opts_parse_size("2g", &v), 0);
+	CHECK_U64(c, v, 2ULL << 30);
+	CHECK_INT(c, opts_parse_size("65536K", &v), 0);
+	CHECK_U64(c, v, 64ULL << 20);
+	/* A bare number is MiB, as with QEMU's -m. */
+	CHECK_INT(c, opts_parse_size("64", &v), 0);
+	CHECK_U64(c, v, 64ULL << 20);
+	CHECK_INT(c, opts_parse_size("", &v), -EINVAL);
+	CHECK_INT(c, opts_parse_size("lots", &v), -EINVAL);
+	CHECK_INT(c, opts_parse_size("-1G", &v), -EINVAL);
+	CHECK_INT(c, opts_parse_size(" 1G", &v), -EINVAL);
+	CHECK_INT(c, opts_parse_size("1T", &v), -EINVAL);
+	CHECK_INT(c, opts_parse_size("1GB", &v), -EINVAL);
+	CHECK_INT(c, opts_parse_size("99999999999999999999G", &v), -EINVAL);
+	CHECK_INT(c, opts_parse_size("17179869184G", &v), -EINVAL);
+}
+
+struct bad_case {
+	const char *args[6];
+	const char *why;
+};
+
+static const struct bad_case bad_cases[] = {
+	{ { "--frobnicate" },
+	  "--frobnicate: unknown option (see 'agentbox run --help')" },
+	{ { "--kernel", "k", "extra" }, "extra: unexpected argument" },
+	{ { "--kernel" }, "--kernel: needs a value" },
+	{ { "--kernel", "k", "--mem" }, "--mem: needs a value" },
+	{ { "--initrd", "i" }, "--kernel: missing (see 'agentbox run --help')" },
+	{ { "--kernel", "a", "--kernel", "b" },
+	  "--kernel b: given more than once" },
+	{ { "--kernel", "" }, "--kernel: empty value" },
+	{ { "--kernel", "k", "--timings=yes" }, "--timings=yes: takes no value" },
+	{ { "--kernel", "k", "--mem", "lots" },
+	  "--mem lots: not a size (use e.g. 512M or 1G)" },
+	{ { "--kernel", "k", "--mem", "0" },
+	  "--mem 0: less than the minimum of 4M" },
+	{ { "--kernel", "k", "--mem", "3M" },
+	  "--mem 3M: less than the minimum of 4M" },
+	{ { "--kernel", "k", "--mem", "300G" },
+	  "--mem 300G: more than the maximum of 256G" },
+	{ { "--kernel", "k", "--mem", "8193K" },
+	  "--mem 8193K: not a multiple of 4K" },
+	{ { "--kernel", "k", "--cpus", "0" },
+	  "--cpus 0: not a number from 1 to 254" },
+	{ { "--kernel", "k", "--cpus", "255" },
+	  "--cpus 255: not a number from 1 to 254" },
+	{ { "--kernel", "k", "--cpus", "two" },
+	  "--cpus two: not a number from 1 to 254" },
+	{ { "--kernel", "k", "--cpus", "-1" },
+	  "--cpus -1: not a number from 1 to 254" },
+	{ { "--kernel", "k", "--cpus", "2x" },
+	  "--cpus 2x: not a number from 1 to 254" },
+	{ { "--kernel", "k", "--disk", ",ro" }, "--disk ,ro: no file name" },
+	{ { "--kernel", "k", "--console", "a", "--console", "b" },
+	  "--console b: given more than once" },
+};
+
+static void test_bad(struct check *c)
+{
+	const struct bad_case *b;
+	char *argv[6];
+	unsigned int i;
+	int argc;
+
+	for (i = 0; i < sizeof(bad_cases) / sizeof(bad_cases[0]); i++) {
+		b = &bad_cases[i];
+		for (argc = 0; argc < 6 && b->args[argc]; argc++)
+			argv[argc] = (char *)b->args[argc];
+		opts_release(&o);
+		why[0] = '\0';
+		if (opts_parse(&o, argc, argv, why, sizeof(why)) != -EINVAL) {
+			check_fail(c, "case %u (%s ...) parsed", i, b->args[0]);
+			return;
+		}
+		if (!CHECK_STR(c, why, b->why))
+			return;
+	}
+}
+
+static void test_too_many_disks(struct check *c)
+{
+	char *argv[2 + 2 * (OPT_MAX_DISKS + 1)];
+	int argc = 0;
+	unsigned int i;
+
+	argv[argc++] = "--kernel";
+	argv[argc++] = "k";
+	for (i = 0; i <= OPT_MAX_DISKS; i++) {
+		argv[argc++] = "--disk";
+		argv[argc++] = "d,ro";
+	}
+	opts_release(&o);
+	CHECK_INT(c, opts_parse(&o, argc, argv, why, sizeof(why)), -EINVAL);
+	CHECK_STR(c, why, "--disk d,ro: more than 18 disks");
+	CHECK_INT(c, o.nr_disks, OPT_MAX_DISKS);
+}
+
+int main(void)
+{
+	RUN(SUITE, test_defaults);
+	RUN(SUITE, test_everything);
+	RUN(SUITE, test_console_stdio);
+	RUN(SUITE, test_help);
+	RUN(SUITE, test_sizes);
+	RUN(SUITE, test_bad);
+	RUN(SUITE, test_too_many_disks);
+	opts_release(&o);
+	return check_exit();
+}

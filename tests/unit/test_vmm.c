@@ -1,0 +1,374 @@
+/*
+ * The real agentbox binary end to end, on the fake /dev/kvm in
+ * fake_kvm.c: start-up order and arguments of every ioctl, the run loop,
+ * the exit statuses, console output and its bound, and the SIGTERM path.
+ * Both the binary and the shim are found next to this test's build tree.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+#include <sys/wait.h>
+
+#include "check.h"
+#include "images.h"
+
+#define SUITE		"vmm"
+#define OUT_MAX		8192
+#define TIMEOUT_MS	30000
+
+static char agentbox[PATH_MAX];
+static char shim[PATH_MAX];
+static char kernel[64];
+
+struct result {
+	int status;
+	char out[OUT_MAX];
+	char err[OUT_MAX];
+	size_t out_len;
+	size_t err_len;
+};
+
+struct plan {
+	const char *guest;
+	const char *extra[4];
+	/*
+	 * Send SIGTERM this many times once stdout shows trigger: guest
+	 * output proves the VMM is past blocking the signal.
+	 */
+	const char *trigger;
+	int signals;
+	/* Leave stdout unread, like a console nobody drains. */
+	bool stall_stdout;
+};
+
+static long now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static void child(const struct plan *p, int out, int err)
+{
+	char *argv[16];
+	int i = 0, j;
+
+	dup2(out, 1);
+	dup2(err, 2);
+	close(0);
+	open("/dev/null", O_RDONLY);
+	setenv("LD_PRELOAD", shim, 1);
+	/* Only the shim answers this path; never the real /dev/kvm. */
+	setenv("AGENTBOX_KVM_DEVICE", "/nonexistent/agentbox-fake-kvm", 1);
+	setenv("FAKE_KVM_GUEST", p->guest, 1);
+	argv[i++] = agentbox;
+	argv[i++] = "run";
+	argv[i++] = "--kernel";
+	argv[i++] = kernel;
+	argv[i++] = "--mem";
+	argv[i++] = "64M";
+	for (j = 0; j < 4 && p->extra[j]; j++)
+		argv[i++] = (char *)p->extra[j];
+	argv[i] = NULL;
+	execv(agentbox, argv);
+	_exit(127);
+}
+
+static void drain(int fd, char *buf, size_t *len, bool *open)
+{
+	ssize_t n = read(fd, buf + *len, OUT_MAX - 1 - *len);
+
+	if (n <= 0) {
+		*open = false;
+		return;
+	}
+	*len += n;
+	buf[*len] = '\0';
+	/* Keep reading into the last byte once full: only the start counts. */
+	if (*len == OUT_MAX - 1)
+		*len = OUT_MAX - 2;
+}
+
+static void collect(pid_t pid, const struct plan *p, int out, int err,
+		    struct result *r)
+{
+	bool out_open = !p->stall_stdout, err_open = true;
+	long deadline = now_ms() + TIMEOUT_MS;
+	struct pollfd pfd[2];
+	long last = 0;
+	int sent = 0;
+
+	while ((out_open || err_open) && now_ms() < deadline) {
+		pfd[0] = (struct pollfd){ .fd = out_open ? out : -1,
+					  .events = POLLIN };
+		pfd[1] = (struct pollfd){ .fd = err_open ? err : -1,
+					  .events = POLLIN };
+		poll(pfd, 2, 100);
+		if (pfd[0].revents)
+			drain(out, r->out, &r->out_len, &out_open);
+		if (pfd[1].revents)
+			drain(err, r->err, &r->err_len, &err_open);
+		/* Apart, or two SIGTERMs may merge into one. */
+		if (p->trigger && sent < p->signals &&
+		    strstr(r->out, p->trigger) && now_ms() - last > 300) {
+			kill(pid, SIGTERM);
+			last = now_ms();
+			sent++;
+		}
+	}
+	if (out_open || err_open)
+		kill(pid, SIGKILL);
+}
+
+static bool run_vmm(struct check *c, const struct plan *p, struct result *r)
+{
+	int out[2], err[2], ws;
+	pid_t pid;
+
+	memset(r, 0, sizeof(*r));
+	if (!CHECK_INT(c, pipe(out), 0) || !CHECK_INT(c, pipe(err), 0))
+		return false;
+	pid = fork();
+	if (pid == 0)
+		child(p, out[1], err[1]);
+	close(out[1]);
+	close(err[1]);
+	collect(pid, p, out[0], err[0], r);
+	close(out[0]);
+	close(err[0]);
+	if (!CHECK(c, waitpid(pid, &ws, 0) == pid))
+		return false;
+	if (!WIFEXITED(ws))
+		return check_fail(c, "agentbox died or hung (wait status 0x%x); stderr: %s",
+				  ws, r->err);
+	r->status = WEXITSTATUS(ws);
+	return true;
+}
+
+static bool expect(struct check *c, const struct plan *p, int status,
+		   struct result *r)
+{
+	if (!run_vmm(c, p, r))
+		return false;
+	if (r->status != status)
+		return check_fail(c, "exit status %d, want %d; stderr: %s",
+				  r->status, status, r->err);
+	return true;
+}
+
+static bool has(struct check *c, const char *text, const char *what)
+{
+	if (strstr(text, what))
+		return true;
+	return check_fail(c, "output lacks \"%s\": %s", what, text);
+}
+
+static void test_poweroff_status(struct check *c)
+{
+	struct plan p = { .guest = "hello" };
+	struct result r;
+
+	if (!expect(c, &p, 7, &r))
+		return;
+	has(c, r.out, "hello from the fake guest\n");
+	has(c, r.err, "agentbox: boot phase init at ");
+}
+
+static void test_smp_poweroff(struct check *c)
+{
+	struct plan p = { .guest = "hello", .extra = { "--cpus", "3" } };
+	struct result r;
+
+	/* The halted APs are kicked out of KVM_RUN and joined. */
+	expect(c, &p, 7, &r);
+}
+
+static void test_timings(struct check *c)
+{
+	struct plan p = { .guest = "hello", .extra = { "--timings" } };
+	struct result r;
+
+	if (!expect(c, &p, 7, &r))
+		return;
+	has(c, r.err, "agentbox: timings (ms since start");
+	has(c, r.err, "  vcpus ");
+	has(c, r.err, "  guest init ");
+	has(c, r.err, "peak RSS");
+}
+
+static void test_triple_fault(struct check *c)
+{
+	struct plan p = { .guest = "triple" };
+	struct result r;
+
+	if (!expect(c, &p, 122, &r))
+		return;
+	has(c, r.err, "agentbox: error: vcpu 0: the guest reset or triple-faulted (KVM_EXIT_SHUTDOWN); registers:\n");
+	has(c, r.err, "  rip 0000000000100200 ");
+	has(c, r.err, "  cs  0010 ");
+}
+
+static void test_internal_error(struct check *c)
+{
+	struct plan p = { .guest = "internal" };
+	struct result r;
+
+	if (!expect(c, &p, 123, &r))
+		return;
+	has(c, r.err, "KVM internal error 1: instruction emulation failed (KVM_EXIT_INTERNAL_ERROR, data: 0x1234)");
+	has(c, r.err, "  rip ");
+}
+
+static void test_unhandled_exit(struct check *c)
+{
+	struct plan p = { .guest = "bogus" };
+	struct result r;
+
+	if (!expect(c, &p, 123, &r))
+		return;
+	has(c, r.err, "unhandled exit reason 57005");
+}
+
+static void test_serial_irq(struct check *c)
+{
+	struct plan p = { .guest = "irq" };
+	struct result r;
+
+	/* One rising edge on IRQ 4 when THRE interrupts are enabled. */
+	expect(c, &p, 1, &r);
+}
+
+static void test_sigterm_poweroff(struct check *c)
+{
+	struct plan p = { .guest = "listener", .trigger = "listening",
+			  .signals = 1 };
+	struct result r;
+
+	if (!expect(c, &p, 0, &r))
+		return;
+	has(c, r.err, "SIGTERM: asking the guest to power off");
+}
+
+static void test_second_sigterm_forces(struct check *c)
+{
+	struct plan p = { .guest = "hang", .extra = { "--cpus", "2" },
+			  .trigger = "hanging", .signals = 2 };
+	struct result r;
+
+	if (!expect(c, &p, 143, &r))
+		return;
+	has(c, r.err, "SIGTERM again: stopping the guest now");
+}
+
+static void test_sigterm_timeout(struct check *c)
+{
+	struct plan p = { .guest = "hang", .trigger = "hanging",
+			  .signals = 1 };
+	long start = now_ms();
+	struct result r;
+
+	if (!expect(c, &p, 143, &r))
+		return;
+	has(c, r.err, "did not power off within 10 s");
+	if (now_ms() - start < 9500)
+		check_fail(c, "stopped after %ld ms, before the grace period",
+			   now_ms() - start);
+}
+
+static void test_flood_bounded(struct check *c)
+{
+	struct plan p = { .guest = "flood", .stall_stdout = true };
+	long start = now_ms();
+	struct result r;
+
+	/* Nobody reads the console: the guest still ends, losing output. */
+	if (!expect(c, &p, 0, &r))
+		return;
+	has(c, r.err, "agentbox: warning: console: dropped ");
+	if (now_ms() - start > 10000)
+		check_fail(c, "took %ld ms", now_ms() - start);
+}
+
+static void test_missing_capability(struct check *c)
+{
+	struct plan p = { .guest = "hello" };
+	struct result r;
+
+	setenv("FAKE_KVM_MISSING_CAP", "136", 1);	/* IMMEDIATE_EXIT */
+	expect(c, &p, 125, &r);
+	unsetenv("FAKE_KVM_MISSING_CAP");
+	has(c, r.err, "agentbox: error: /nonexistent/agentbox-fake-kvm: KVM lacks KVM_CAP_IMMEDIATE_EXIT (needed for stopping vCPUs without races)\n");
+}
+
+/* Without the shim the fake device does not exist: nothing runs. */
+static void test_without_fake_kvm(struct check *c)
+{
+	struct plan p = { .guest = "hello" };
+	struct result r;
+	char saved[PATH_MAX];
+
+	snprintf(saved, sizeof(saved), "%s", shim);
+	snprintf(shim, sizeof(shim), "/nonexistent/fake_kvm.so");
+	expect(c, &p, 125, &r);
+	snprintf(shim, sizeof(shim), "%s", saved);
+	has(c, r.err, "agentbox: error: /nonexistent/agentbox-fake-kvm: No such file or directory");
+}
+
+static bool find_files(void)
+{
+	static uint8_t img[BZ_LEN];
+	char self[PATH_MAX - 32], *slash;
+	ssize_t n;
+	int fd;
+
+	n = readlink("/proc/self/exe", self, sizeof(self) - 1);
+	if (n <= 0)
+		return false;
+	self[n] = '\0';
+	/* .../build/host/unit-CC/bin/test_vmm */
+	slash = strrchr(self, '/');
+	*slash = '\0';
+	snprintf(shim, sizeof(shim), "%s/../fake_kvm.so", self);
+	snprintf(agentbox, sizeof(agentbox), "%s/../../agentbox", self);
+	snprintf(kernel, sizeof(kernel), "/tmp/agentbox-vmm-XXXXXX");
+	fd = mkstemp(kernel);
+	if (fd < 0)
+		return false;
+	n = write(fd, img, make_bzimage(img));
+	close(fd);
+	return n == BZ_LEN && !access(agentbox, X_OK) && !access(shim, R_OK);
+}
+
+int main(void)
+{
+	signal(SIGPIPE, SIG_IGN);
+	if (!find_files()) {
+		printf("FAIL: %s: setup: no agentbox binary, fake_kvm.so or kernel file\n",
+		       SUITE);
+		return 1;
+	}
+	RUN(SUITE, test_poweroff_status);
+	RUN(SUITE, test_smp_poweroff);
+	RUN(SUITE, test_timings);
+	RUN(SUITE, test_triple_fault);
+	RUN(SUITE, test_internal_error);
+	RUN(SUITE, test_unhandled_exit);
+	RUN(SUITE, test_serial_irq);
+	RUN(SUITE, test_sigterm_poweroff);
+	RUN(SUITE, test_second_sigterm_forces);
+	RUN(SUITE, test_sigterm_timeout);
+	RUN(SUITE, test_flood_bounded);
+	RUN(SUITE, test_missing_capability);
+	RUN(SUITE, test_without_fake_kvm);
+	unlink(kernel);
+	return check_exit();
+}
