@@ -9,6 +9,7 @@
 
 #include "boot.h"
 #include "bootparams.h"
+#include "fileio.h"
 #include "longmode.h"
 #include "mptable.h"
 
@@ -175,24 +176,11 @@ int boot_prepare(struct boot *b, const struct boot_config *cfg, char *why,
 static int read_initrd(struct boot *b, struct guest_mem *gm)
 {
 	uint8_t *dst = gm_ptr(gm, b->initrd_gpa, b->initrd_size);
-	uint64_t done = 0;
-	ssize_t n;
+	struct iovec iov = { .iov_base = dst, .iov_len = b->initrd_size };
 
 	if (!dst)
 		return -EFAULT;
-	while (done < b->initrd_size) {
-		n = pread(b->initrd_fd, dst + done, b->initrd_size - done,
-			  done);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0)
-			return -errno;
-		/* The file shrank since we sized it. */
-		if (n == 0)
-			return -EIO;
-		done += n;
-	}
-	return 0;
+	return fileio_transfer(b->initrd_fd, &iov, 1, 0, false);
 }
 
 static void unmap_kernel(struct boot *b)

@@ -11,6 +11,7 @@
 #include <linux/virtio_ids.h>
 
 #include "chain.h"
+#include "fileio.h"
 #include "virtio_blk.h"
 
 #define HDR_LEN		sizeof(struct virtio_blk_outhdr)
@@ -112,41 +113,6 @@ static void blk_config_read(void *dev, uint32_t offset, uint8_t *data,
 	memcpy(data, (const uint8_t *)&b->config + offset, len);
 }
 
-/* Drop the iovecs a partial transfer already covered. */
-static void advance(struct iovec **iov, int *cnt, size_t done)
-{
-	while (*cnt && done >= (*iov)->iov_len) {
-		done -= (*iov)->iov_len;
-		(*iov)++;
-		(*cnt)--;
-	}
-	if (*cnt && done) {
-		(*iov)->iov_base = (uint8_t *)(*iov)->iov_base + done;
-		(*iov)->iov_len -= done;
-	}
-}
-
-static int transfer(int fd, struct iovec *iov, int cnt, off_t off,
-		    bool write)
-{
-	ssize_t n;
-
-	while (cnt) {
-		n = write ? pwritev(fd, iov, cnt, off) :
-			    preadv(fd, iov, cnt, off);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0)
-			return -errno;
-		/* The disk shrank under us: report it, do not spin. */
-		if (n == 0)
-			return -EIO;
-		off += n;
-		advance(&iov, &cnt, n);
-	}
-	return 0;
-}
-
 /* Whether [sector, sector + len bytes) lies inside the disk. */
 static bool in_bounds(const struct virtio_blk *b, uint64_t sector,
 		      uint32_t len)
@@ -173,7 +139,7 @@ static uint8_t do_io(struct virtio_blk *b, const struct virtq_chain *c,
 	n = chain_iov(c, !write, offset, len, b->iov, VIRTQ_MAX_SIZE);
 	if (n < 0)
 		return VIRTIO_BLK_S_IOERR;
-	if (transfer(b->fd, b->iov, n, sector * VIRTIO_BLK_SECTOR, write))
+	if (fileio_transfer(b->fd, b->iov, n, sector * VIRTIO_BLK_SECTOR, write))
 		return VIRTIO_BLK_S_IOERR;
 	if (!write)
 		*data_len = len;
