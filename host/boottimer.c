@@ -5,16 +5,6 @@
 #include "boottimer.h"
 #include "log.h"
 
-static const char *const phase_names[] = {
-	[PHASE_INIT] = "init",
-	[PHASE_ROOTFS] = "rootfs",
-	[PHASE_DOCKERD_START] = "dockerd-start",
-	[PHASE_DOCKERD_READY] = "dockerd-ready",
-	[PHASE_POWEROFF] = "poweroff",
-};
-
-#define NR_PHASES	(sizeof(phase_names) / sizeof(phase_names[0]))
-
 int boottimer_init(struct boottimer *bt)
 {
 	memset(bt, 0, sizeof(*bt));
@@ -56,16 +46,9 @@ void boottimer_mark(struct boottimer *bt, const char *name)
 	add_mark(bt, name, boottimer_ms(bt));
 }
 
-const char *boottimer_phase_name(unsigned int phase)
-{
-	if (phase >= NR_PHASES)
-		return NULL;
-	return phase_names[phase];
-}
-
 void boottimer_format(char *buf, size_t size, unsigned int phase, double ms)
 {
-	const char *name = boottimer_phase_name(phase);
+	const char *name = boot_phase_name(phase);
 
 	if (name)
 		snprintf(buf, size, "boot phase %s at %.1f ms", name, ms);
@@ -80,7 +63,7 @@ static void boottimer_write(void *dev, uint64_t offset, const uint8_t *data,
 	struct boottimer *bt = dev;
 	double ms = boottimer_ms(bt);
 	char line[64], name[BOOTTIMER_NAME_MAX];
-	const char *phase = boottimer_phase_name(data[0]);
+	const char *phase = boot_phase_name(data[0]);
 
 	(void)offset;
 	(void)len;

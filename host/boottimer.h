@@ -43,9 +43,6 @@ double boottimer_ms(const struct boottimer *bt);
 /* Record that a VMM step (or guest phase) finished now. */
 void boottimer_mark(struct boottimer *bt, const char *name);
 
-/* "dockerd-ready" for PHASE_DOCKERD_READY, NULL for unknown values. */
-const char *boottimer_phase_name(unsigned int phase);
-
 /* The log line for phase at ms, without prefix or newline. */
 void boottimer_format(char *buf, size_t size, unsigned int phase, double ms);
 

@@ -24,4 +24,20 @@ enum boot_phase {
 	PHASE_POWEROFF = 5,
 };
 
+/* The name both sides print for a phase, or NULL for an unknown value. */
+static inline const char *boot_phase_name(unsigned int phase)
+{
+	static const char *const names[] = {
+		[PHASE_INIT] = "init",
+		[PHASE_ROOTFS] = "rootfs",
+		[PHASE_DOCKERD_START] = "dockerd-start",
+		[PHASE_DOCKERD_READY] = "dockerd-ready",
+		[PHASE_POWEROFF] = "poweroff",
+	};
+
+	if (phase >= sizeof(names) / sizeof(names[0]))
+		return NULL;
+	return names[phase];
+}
+
 #endif

@@ -62,14 +62,6 @@
 /* A dockerd that stayed up this long was healthy; restart it at once. */
 #define HEALTHY_RUN_MS 30000
 
-static const char *const phase_names[] = {
-	[PHASE_INIT] = "init",
-	[PHASE_ROOTFS] = "rootfs",
-	[PHASE_DOCKERD_START] = "dockerd-start",
-	[PHASE_DOCKERD_READY] = "dockerd-ready",
-	[PHASE_POWEROFF] = "poweroff",
-};
-
 struct config {
 	bool docker;
 	const char *root;
@@ -151,7 +143,7 @@ static void mark_phase(enum boot_phase phase)
 	struct timespec ts;
 
 	clock_gettime(CLOCK_BOOTTIME, &ts);
-	say("phase=%s t=%lld.%06ld", phase_names[phase], (long long)ts.tv_sec,
+	say("phase=%s t=%lld.%06ld", boot_phase_name(phase), (long long)ts.tv_sec,
 	    ts.tv_nsec / 1000);
 	if (boottimer_reg)
 		*boottimer_reg = phase;

@@ -12,16 +12,16 @@
 
 static void test_phase_names(struct check *c)
 {
-	CHECK_STR(c, boottimer_phase_name(PHASE_INIT), "init");
-	CHECK_STR(c, boottimer_phase_name(PHASE_ROOTFS), "rootfs");
-	CHECK_STR(c, boottimer_phase_name(PHASE_DOCKERD_START),
+	CHECK_STR(c, boot_phase_name(PHASE_INIT), "init");
+	CHECK_STR(c, boot_phase_name(PHASE_ROOTFS), "rootfs");
+	CHECK_STR(c, boot_phase_name(PHASE_DOCKERD_START),
 		  "dockerd-start");
-	CHECK_STR(c, boottimer_phase_name(PHASE_DOCKERD_READY),
+	CHECK_STR(c, boot_phase_name(PHASE_DOCKERD_READY),
 		  "dockerd-ready");
-	CHECK_STR(c, boottimer_phase_name(PHASE_POWEROFF), "poweroff");
-	CHECK(c, boottimer_phase_name(0) == NULL);
-	CHECK(c, boottimer_phase_name(6) == NULL);
-	CHECK(c, boottimer_phase_name(255) == NULL);
+	CHECK_STR(c, boot_phase_name(PHASE_POWEROFF), "poweroff");
+	CHECK(c, boot_phase_name(0) == NULL);
+	CHECK(c, boot_phase_name(6) == NULL);
+	CHECK(c, boot_phase_name(255) == NULL);
 }
 
 static void test_format(struct check *c)
