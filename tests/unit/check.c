@@ -148,3 +148,14 @@ void put64(uint8_t *p, uint64_t v)
 	put32(p, v);
 	put32(p + 4, v >> 32);
 }
+
+void put_desc(uint8_t *table, unsigned int i, uint64_t addr, uint32_t len,
+	      uint16_t flags, uint16_t next)
+{
+	uint8_t *d = table + 16 * i;
+
+	put64(d, addr);
+	put32(d + 8, len);
+	put16(d + 12, flags);
+	put16(d + 14, next);
+}

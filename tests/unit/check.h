@@ -60,5 +60,8 @@ uint64_t get64(const uint8_t *p);
 void put16(uint8_t *p, uint16_t v);
 void put32(uint8_t *p, uint32_t v);
 void put64(uint8_t *p, uint64_t v);
+/* Write split-ring descriptor i of the table at p, as a driver would. */
+void put_desc(uint8_t *table, unsigned int i, uint64_t addr, uint32_t len,
+	      uint16_t flags, uint16_t next);
 
 #endif /* AGENTBOX_CHECK_H */

@@ -221,17 +221,6 @@ static bool handshake(struct check *c, uint64_t features)
 	return CHECK_INT(c, rd(STATUS), 0xf);
 }
 
-static void set_desc(uint64_t table, unsigned int i, uint64_t addr,
-		     uint32_t len, uint16_t flags, uint16_t next)
-{
-	uint8_t *d = mem + table + 16 * i;
-
-	put64(d, addr);
-	put32(d + 8, len);
-	put16(d + 12, flags);
-	put16(d + 14, next);
-}
-
 static void make_avail(uint16_t head)
 {
 	put16(mem + AVAIL + 4 + 2 * (next_avail % QSIZE), head);
@@ -252,9 +241,9 @@ static void blk_request(uint32_t type, uint64_t sector, uint32_t len)
 
 	put_hdr(type, sector);
 	mem[STAT] = 0xee;
-	set_desc(DESC, 0, HDR, 16, D_NEXT, 1);
-	set_desc(DESC, 1, DATA, len, D_NEXT | (in ? D_WRITE : 0), 2);
-	set_desc(DESC, 2, STAT, 1, D_WRITE, 0);
+	put_desc(mem + DESC, 0, HDR, 16, D_NEXT, 1);
+	put_desc(mem + DESC, 1, DATA, len, D_NEXT | (in ? D_WRITE : 0), 2);
+	put_desc(mem + DESC, 2, STAT, 1, D_WRITE, 0);
 	make_avail(0);
 	wr(QUEUE_NOTIFY, 0);
 }
@@ -338,10 +327,10 @@ static void test_blk_read(struct check *c)
 	/* A header split over two descriptors must work all the same. */
 	put_hdr(T_IN, 2);
 	mem[STAT] = 0xee;
-	set_desc(DESC, 0, HDR, 8, D_NEXT, 1);
-	set_desc(DESC, 1, HDR + 8, 8, D_NEXT, 2);
-	set_desc(DESC, 2, DATA, 1024, D_NEXT | D_WRITE, 3);
-	set_desc(DESC, 3, STAT, 1, D_WRITE, 0);
+	put_desc(mem + DESC, 0, HDR, 8, D_NEXT, 1);
+	put_desc(mem + DESC, 1, HDR + 8, 8, D_NEXT, 2);
+	put_desc(mem + DESC, 2, DATA, 1024, D_NEXT | D_WRITE, 3);
+	put_desc(mem + DESC, 3, STAT, 1, D_WRITE, 0);
 	make_avail(0);
 	wr(QUEUE_NOTIFY, 0);
 	memset(want, 3, 512);
@@ -432,8 +421,8 @@ static void test_blk_flush_id_unsupported(struct check *c)
 	if (!setup_blk(c, false) || !handshake(c, F_VERSION_1 | F_BLK_FLUSH))
 		return;
 	put_hdr(T_FLUSH, 0);
-	set_desc(DESC, 0, HDR, 16, D_NEXT, 1);
-	set_desc(DESC, 1, STAT, 1, D_WRITE, 0);
+	put_desc(mem + DESC, 0, HDR, 16, D_NEXT, 1);
+	put_desc(mem + DESC, 1, STAT, 1, D_WRITE, 0);
 	mem[STAT] = 0xee;
 	make_avail(0);
 	wr(QUEUE_NOTIFY, 0);
@@ -471,10 +460,10 @@ static void test_indirect(struct check *c)
 	    !handshake(c, F_VERSION_1 | F_INDIRECT))
 		return;
 	put_hdr(T_IN, 5);
-	set_desc(TABLE, 0, HDR, 16, D_NEXT, 1);
-	set_desc(TABLE, 1, DATA, 512, D_NEXT | D_WRITE, 2);
-	set_desc(TABLE, 2, STAT, 1, D_WRITE, 0);
-	set_desc(DESC, 0, TABLE, 48, D_INDIRECT, 0);
+	put_desc(mem + TABLE, 0, HDR, 16, D_NEXT, 1);
+	put_desc(mem + TABLE, 1, DATA, 512, D_NEXT | D_WRITE, 2);
+	put_desc(mem + TABLE, 2, STAT, 1, D_WRITE, 0);
+	put_desc(mem + DESC, 0, TABLE, 48, D_INDIRECT, 0);
 	make_avail(0);
 	wr(QUEUE_NOTIFY, 0);
 	CHECK_INT(c, mem[STAT], 0);
@@ -548,7 +537,7 @@ static void test_malformed_request(struct check *c)
 		return;
 	/* A header and no status byte: nothing to answer in. */
 	put_hdr(T_IN, 0);
-	set_desc(DESC, 0, HDR, 16, 0, 0);
+	put_desc(mem + DESC, 0, HDR, 16, 0, 0);
 	make_avail(0);
 	wr(QUEUE_NOTIFY, 0);
 	CHECK(c, rd(STATUS) & S_NEEDS_RESET);
@@ -560,8 +549,8 @@ static void test_short_header(struct check *c)
 {
 	if (!setup_blk(c, false) || !handshake(c, F_VERSION_1))
 		return;
-	set_desc(DESC, 0, HDR, 8, D_NEXT, 1);
-	set_desc(DESC, 1, STAT, 1, D_WRITE, 0);
+	put_desc(mem + DESC, 0, HDR, 8, D_NEXT, 1);
+	put_desc(mem + DESC, 1, STAT, 1, D_WRITE, 0);
 	make_avail(0);
 	wr(QUEUE_NOTIFY, 0);
 	CHECK(c, rd(STATUS) & S_NEEDS_RESET);
@@ -609,13 +598,13 @@ static void test_rng(struct check *c)
 		return;
 	CHECK_U64(c, rd(DEVICE_ID), 4);
 	CHECK_U64(c, rd(QUEUE_NUM_MAX), VIRTIO_RNG_QUEUE_MAX);
-	set_desc(DESC, 0, DATA, 64, D_WRITE, 0);
+	put_desc(mem + DESC, 0, DATA, 64, D_WRITE, 0);
 	make_avail(0);
 	wr(QUEUE_NOTIFY, 0);
 	CHECK_U64(c, used_len(0), 64);
 	CHECK(c, memcmp(mem + DATA, zero, 64) != 0);
 	/* A huge request gets the per-request cap. */
-	set_desc(DESC, 1, BIG, BIG_LEN, D_WRITE, 0);
+	put_desc(mem + DESC, 1, BIG, BIG_LEN, D_WRITE, 0);
 	make_avail(1);
 	wr(QUEUE_NOTIFY, 0);
 	CHECK_U64(c, used_len(1), VIRTIO_RNG_MAX_PER_REQUEST);

@@ -32,17 +32,6 @@ static struct guest_mem gm;
 static struct virtq vq;
 static struct virtq_chain chain;
 
-static void set_desc(uint64_t table, unsigned int i, uint64_t addr,
-		     uint32_t len, uint16_t flags, uint16_t next)
-{
-	uint8_t *d = mem + table + 16 * i;
-
-	put64(d, addr);
-	put32(d + 8, len);
-	put16(d + 12, flags);
-	put16(d + 14, next);
-}
-
 static void make_avail(uint16_t head)
 {
 	uint16_t idx = get16(mem + AVAIL + 2);
@@ -103,9 +92,9 @@ static void test_good_chain(struct check *c)
 {
 	if (!setup(c, false))
 		return;
-	set_desc(DESC, 0, 0x4000, 0x10, F_NEXT, 1);
-	set_desc(DESC, 1, 0x4100, 0x20, F_NEXT, 2);
-	set_desc(DESC, 2, 0x4200, 0x100, F_WRITE, 0);
+	put_desc(mem + DESC, 0, 0x4000, 0x10, F_NEXT, 1);
+	put_desc(mem + DESC, 1, 0x4100, 0x20, F_NEXT, 2);
+	put_desc(mem + DESC, 2, 0x4200, 0x100, F_WRITE, 0);
 	make_avail(0);
 	if (!CHECK_INT(c, virtq_pop(&vq, &chain), 1))
 		return;
@@ -132,8 +121,8 @@ static void test_high_ram_buffer(struct check *c)
 {
 	if (!setup(c, false))
 		return;
-	set_desc(DESC, 3, 0xc000, 0x10, F_NEXT, 4);
-	set_desc(DESC, 4, 0x13ff0, 0x10, F_WRITE, 0);
+	put_desc(mem + DESC, 3, 0xc000, 0x10, F_NEXT, 4);
+	put_desc(mem + DESC, 4, 0x13ff0, 0x10, F_WRITE, 0);
 	make_avail(3);
 	if (!CHECK_INT(c, virtq_pop(&vq, &chain), 1))
 		return;
@@ -147,10 +136,10 @@ static void test_indirect_chain(struct check *c)
 	if (!setup(c, true))
 		return;
 	/* An odd table address: indirect tables carry no alignment rule. */
-	set_desc(DESC, 0, TABLE + 3, 48, F_INDIRECT, 0);
-	set_desc(TABLE + 3, 0, 0x4000, 8, F_NEXT, 1);
-	set_desc(TABLE + 3, 1, 0x4100, 16, F_WRITE | F_NEXT, 2);
-	set_desc(TABLE + 3, 2, 0x4200, 32, F_WRITE, 0);
+	put_desc(mem + DESC, 0, TABLE + 3, 48, F_INDIRECT, 0);
+	put_desc(mem + TABLE + 3, 0, 0x4000, 8, F_NEXT, 1);
+	put_desc(mem + TABLE + 3, 1, 0x4100, 16, F_WRITE | F_NEXT, 2);
+	put_desc(mem + TABLE + 3, 2, 0x4200, 32, F_WRITE, 0);
 	make_avail(0);
 	if (!CHECK_INT(c, virtq_pop(&vq, &chain), 1))
 		return;
@@ -166,10 +155,10 @@ static void test_indirect_after_direct(struct check *c)
 {
 	if (!setup(c, true))
 		return;
-	set_desc(DESC, 0, 0x4000, 8, F_NEXT, 1);
-	set_desc(DESC, 1, TABLE, 32, F_INDIRECT, 0);
-	set_desc(TABLE, 0, 0x4100, 8, F_NEXT, 1);
-	set_desc(TABLE, 1, 0x4200, 8, F_WRITE, 0);
+	put_desc(mem + DESC, 0, 0x4000, 8, F_NEXT, 1);
+	put_desc(mem + DESC, 1, TABLE, 32, F_INDIRECT, 0);
+	put_desc(mem + TABLE, 0, 0x4100, 8, F_NEXT, 1);
+	put_desc(mem + TABLE, 1, 0x4200, 8, F_WRITE, 0);
 	make_avail(0);
 	if (CHECK_INT(c, virtq_pop(&vq, &chain), 1))
 		CHECK_U64(c, chain.nr_segs, 3);
@@ -179,8 +168,8 @@ static void test_indirect_not_negotiated(struct check *c)
 {
 	if (!setup(c, false))
 		return;
-	set_desc(DESC, 0, TABLE, 16, F_INDIRECT, 0);
-	set_desc(TABLE, 0, 0x4000, 8, 0, 0);
+	put_desc(mem + DESC, 0, TABLE, 16, F_INDIRECT, 0);
+	put_desc(mem + TABLE, 0, 0x4000, 8, 0, 0);
 	make_avail(0);
 	expect_broken(c);
 }
@@ -191,7 +180,7 @@ static void test_avail_idx_jump(struct check *c)
 
 	if (!setup(c, false))
 		return;
-	set_desc(DESC, 0, 0x4000, 8, 0, 0);
+	put_desc(mem + DESC, 0, 0x4000, 8, 0, 0);
 	put16(mem + AVAIL + 2, QSIZE + 1);
 	expect_broken(c);
 	/* A full ring, exactly QSIZE ahead, is legal. */
@@ -218,7 +207,7 @@ static void test_next_out_of_range(struct check *c)
 {
 	if (!setup(c, false))
 		return;
-	set_desc(DESC, 0, 0x4000, 8, F_NEXT, QSIZE);
+	put_desc(mem + DESC, 0, 0x4000, 8, F_NEXT, QSIZE);
 	make_avail(0);
 	expect_broken(c);
 }
@@ -227,11 +216,11 @@ static void test_loop(struct check *c)
 {
 	if (!setup(c, false))
 		return;
-	set_desc(DESC, 0, 0x4000, 8, F_NEXT, 1);
-	set_desc(DESC, 1, 0x4000, 8, F_NEXT, 0);
+	put_desc(mem + DESC, 0, 0x4000, 8, F_NEXT, 1);
+	put_desc(mem + DESC, 1, 0x4000, 8, F_NEXT, 0);
 	make_avail(0);
 	expect_broken(c);
-	set_desc(DESC, 0, 0x4000, 8, F_NEXT, 0);
+	put_desc(mem + DESC, 0, 0x4000, 8, F_NEXT, 0);
 	expect_broken(c);
 }
 
@@ -242,13 +231,13 @@ static void test_longest_chain(struct check *c)
 	if (!setup(c, false))
 		return;
 	for (i = 0; i < QSIZE; i++)
-		set_desc(DESC, i, 0x4000 + i, 1, i < QSIZE - 1 ? F_NEXT : 0,
+		put_desc(mem + DESC, i, 0x4000 + i, 1, i < QSIZE - 1 ? F_NEXT : 0,
 			 i + 1);
 	make_avail(0);
 	if (CHECK_INT(c, virtq_pop(&vq, &chain), 1))
 		CHECK_U64(c, chain.nr_segs, QSIZE);
 	/* One more link turns it into a loop. */
-	set_desc(DESC, QSIZE - 1, 0x4000, 1, F_NEXT, 0);
+	put_desc(mem + DESC, QSIZE - 1, 0x4000, 1, F_NEXT, 0);
 	make_avail(0);
 	CHECK_INT(c, virtq_pop(&vq, &chain), -EINVAL);
 }
@@ -257,16 +246,16 @@ static void test_indirect_bad_len(struct check *c)
 {
 	if (!setup(c, true))
 		return;
-	set_desc(DESC, 0, TABLE, 0, F_INDIRECT, 0);
+	put_desc(mem + DESC, 0, TABLE, 0, F_INDIRECT, 0);
 	make_avail(0);
 	expect_broken(c);
-	set_desc(DESC, 0, TABLE, 24, F_INDIRECT, 0);
+	put_desc(mem + DESC, 0, TABLE, 24, F_INDIRECT, 0);
 	expect_broken(c);
 	/* More entries than the queue has: longer than any legal chain. */
-	set_desc(DESC, 0, TABLE, 16 * (QSIZE + 1), F_INDIRECT, 0);
+	put_desc(mem + DESC, 0, TABLE, 16 * (QSIZE + 1), F_INDIRECT, 0);
 	expect_broken(c);
-	set_desc(DESC, 0, TABLE, 16 * QSIZE, F_INDIRECT, 0);
-	set_desc(TABLE, 0, 0x4000, 4, 0, 0);
+	put_desc(mem + DESC, 0, TABLE, 16 * QSIZE, F_INDIRECT, 0);
+	put_desc(mem + TABLE, 0, 0x4000, 4, 0, 0);
 	if (CHECK_INT(c, virtq_pop(&vq, &chain), 1))
 		CHECK_U64(c, chain.nr_segs, 1);
 }
@@ -275,9 +264,9 @@ static void test_indirect_nested(struct check *c)
 {
 	if (!setup(c, true))
 		return;
-	set_desc(DESC, 0, TABLE, 32, F_INDIRECT, 0);
-	set_desc(TABLE, 0, 0x4000, 8, F_NEXT, 1);
-	set_desc(TABLE, 1, TABLE, 32, F_INDIRECT, 0);
+	put_desc(mem + DESC, 0, TABLE, 32, F_INDIRECT, 0);
+	put_desc(mem + TABLE, 0, 0x4000, 8, F_NEXT, 1);
+	put_desc(mem + TABLE, 1, TABLE, 32, F_INDIRECT, 0);
 	make_avail(0);
 	expect_broken(c);
 }
@@ -286,9 +275,9 @@ static void test_indirect_with_next(struct check *c)
 {
 	if (!setup(c, true))
 		return;
-	set_desc(DESC, 0, TABLE, 16, F_INDIRECT | F_NEXT, 1);
-	set_desc(DESC, 1, 0x4000, 8, 0, 0);
-	set_desc(TABLE, 0, 0x4100, 8, 0, 0);
+	put_desc(mem + DESC, 0, TABLE, 16, F_INDIRECT | F_NEXT, 1);
+	put_desc(mem + DESC, 1, 0x4000, 8, 0, 0);
+	put_desc(mem + TABLE, 0, 0x4100, 8, 0, 0);
 	make_avail(0);
 	expect_broken(c);
 }
@@ -297,14 +286,14 @@ static void test_indirect_table_outside_ram(struct check *c)
 {
 	if (!setup(c, true))
 		return;
-	set_desc(DESC, 0, HOLE_START, 16, F_INDIRECT, 0);
+	put_desc(mem + DESC, 0, HOLE_START, 16, F_INDIRECT, 0);
 	make_avail(0);
 	expect_broken(c);
-	set_desc(DESC, 0, HOLE_START - 16, 32, F_INDIRECT, 0);
+	put_desc(mem + DESC, 0, HOLE_START - 16, 32, F_INDIRECT, 0);
 	expect_broken(c);
-	set_desc(DESC, 0, 0x20000, 16, F_INDIRECT, 0);
+	put_desc(mem + DESC, 0, 0x20000, 16, F_INDIRECT, 0);
 	expect_broken(c);
-	set_desc(DESC, 0, UINT64_MAX - 15, 32, F_INDIRECT, 0);
+	put_desc(mem + DESC, 0, UINT64_MAX - 15, 32, F_INDIRECT, 0);
 	expect_broken(c);
 }
 
@@ -312,13 +301,13 @@ static void test_indirect_loop(struct check *c)
 {
 	if (!setup(c, true))
 		return;
-	set_desc(DESC, 0, TABLE, 32, F_INDIRECT, 0);
-	set_desc(TABLE, 0, 0x4000, 8, F_NEXT, 1);
-	set_desc(TABLE, 1, 0x4000, 8, F_NEXT, 0);
+	put_desc(mem + DESC, 0, TABLE, 32, F_INDIRECT, 0);
+	put_desc(mem + TABLE, 0, 0x4000, 8, F_NEXT, 1);
+	put_desc(mem + TABLE, 1, 0x4000, 8, F_NEXT, 0);
 	make_avail(0);
 	expect_broken(c);
 	/* next indexes the table, not the ring: 2 is past a 2-entry table. */
-	set_desc(TABLE, 1, 0x4000, 8, F_NEXT, 2);
+	put_desc(mem + TABLE, 1, 0x4000, 8, F_NEXT, 2);
 	expect_broken(c);
 }
 
@@ -326,14 +315,14 @@ static void test_buffer_outside_ram(struct check *c)
 {
 	if (!setup(c, false))
 		return;
-	set_desc(DESC, 0, 0x14000, 1, 0, 0);
+	put_desc(mem + DESC, 0, 0x14000, 1, 0, 0);
 	make_avail(0);
 	expect_broken(c);
-	set_desc(DESC, 0, 0x13ff0, 0x20, 0, 0);
+	put_desc(mem + DESC, 0, 0x13ff0, 0x20, 0, 0);
 	expect_broken(c);
-	set_desc(DESC, 0, UINT64_MAX - 0xf, 0x20, 0, 0);
+	put_desc(mem + DESC, 0, UINT64_MAX - 0xf, 0x20, 0, 0);
 	expect_broken(c);
-	set_desc(DESC, 0, 0x4000, 0xffffffff, 0, 0);
+	put_desc(mem + DESC, 0, 0x4000, 0xffffffff, 0, 0);
 	expect_broken(c);
 }
 
@@ -341,15 +330,15 @@ static void test_buffer_in_hole(struct check *c)
 {
 	if (!setup(c, false))
 		return;
-	set_desc(DESC, 0, HOLE_START, 1, F_WRITE, 0);
+	put_desc(mem + DESC, 0, HOLE_START, 1, F_WRITE, 0);
 	make_avail(0);
 	expect_broken(c);
-	set_desc(DESC, 0, HOLE_START - 1, 2, F_WRITE, 0);
+	put_desc(mem + DESC, 0, HOLE_START - 1, 2, F_WRITE, 0);
 	expect_broken(c);
-	set_desc(DESC, 0, HOLE_END - 1, 1, F_WRITE, 0);
+	put_desc(mem + DESC, 0, HOLE_END - 1, 1, F_WRITE, 0);
 	expect_broken(c);
 	/* Spanning the hole is not contiguous guest memory either. */
-	set_desc(DESC, 0, 0x7000, 0x6000, F_WRITE, 0);
+	put_desc(mem + DESC, 0, 0x7000, 0x6000, F_WRITE, 0);
 	expect_broken(c);
 }
 
@@ -393,8 +382,8 @@ static void test_zero_length(struct check *c)
 {
 	if (!setup(c, false))
 		return;
-	set_desc(DESC, 0, 0x4000, 0, F_NEXT, 1);
-	set_desc(DESC, 1, 0x4100, 16, F_WRITE, 0);
+	put_desc(mem + DESC, 0, 0x4000, 0, F_NEXT, 1);
+	put_desc(mem + DESC, 1, 0x4100, 16, F_WRITE, 0);
 	make_avail(0);
 	/* Skipped by default, and its address is never used. */
 	if (CHECK_INT(c, virtq_pop(&vq, &chain), 1)) {
@@ -410,19 +399,19 @@ static void test_readable_after_writable(struct check *c)
 {
 	if (!setup(c, true))
 		return;
-	set_desc(DESC, 0, 0x4000, 8, F_WRITE | F_NEXT, 1);
-	set_desc(DESC, 1, 0x4100, 8, 0, 0);
+	put_desc(mem + DESC, 0, 0x4000, 8, F_WRITE | F_NEXT, 1);
+	put_desc(mem + DESC, 1, 0x4100, 8, 0, 0);
 	make_avail(0);
 	expect_broken(c);
 	/* The same rule inside an indirect table. */
-	set_desc(DESC, 0, TABLE, 32, F_INDIRECT, 0);
-	set_desc(TABLE, 0, 0x4000, 8, F_WRITE | F_NEXT, 1);
-	set_desc(TABLE, 1, 0x4100, 8, 0, 0);
+	put_desc(mem + DESC, 0, TABLE, 32, F_INDIRECT, 0);
+	put_desc(mem + TABLE, 0, 0x4000, 8, F_WRITE | F_NEXT, 1);
+	put_desc(mem + TABLE, 1, 0x4100, 8, 0, 0);
 	expect_broken(c);
 	/* And across the boundary from direct to indirect. */
-	set_desc(DESC, 0, 0x4000, 8, F_WRITE | F_NEXT, 1);
-	set_desc(DESC, 1, TABLE, 16, F_INDIRECT, 0);
-	set_desc(TABLE, 0, 0x4100, 8, 0, 0);
+	put_desc(mem + DESC, 0, 0x4000, 8, F_WRITE | F_NEXT, 1);
+	put_desc(mem + DESC, 1, TABLE, 16, F_INDIRECT, 0);
+	put_desc(mem + TABLE, 0, 0x4100, 8, 0, 0);
 	expect_broken(c);
 }
 
@@ -434,15 +423,15 @@ static void test_chain_longer_than_queue(struct check *c)
 		return;
 	/* Seven direct buffers plus a two-entry table: nine > QSIZE. */
 	for (i = 0; i < QSIZE - 1; i++)
-		set_desc(DESC, i, 0x4000, 1, F_NEXT, i + 1);
-	set_desc(DESC, QSIZE - 1, TABLE, 32, F_INDIRECT, 0);
-	set_desc(TABLE, 0, 0x4100, 8, F_NEXT, 1);
-	set_desc(TABLE, 1, 0x4200, 8, 0, 0);
+		put_desc(mem + DESC, i, 0x4000, 1, F_NEXT, i + 1);
+	put_desc(mem + DESC, QSIZE - 1, TABLE, 32, F_INDIRECT, 0);
+	put_desc(mem + TABLE, 0, 0x4100, 8, F_NEXT, 1);
+	put_desc(mem + TABLE, 1, 0x4200, 8, 0, 0);
 	make_avail(0);
 	expect_broken(c);
 	/* One table entry makes exactly eight: accepted. */
-	set_desc(DESC, QSIZE - 1, TABLE, 16, F_INDIRECT, 0);
-	set_desc(TABLE, 0, 0x4100, 8, 0, 0);
+	put_desc(mem + DESC, QSIZE - 1, TABLE, 16, F_INDIRECT, 0);
+	put_desc(mem + TABLE, 0, 0x4100, 8, 0, 0);
 	if (CHECK_INT(c, virtq_pop(&vq, &chain), 1))
 		CHECK_U64(c, chain.nr_segs, QSIZE);
 }
@@ -452,7 +441,7 @@ static void test_push_rejects(struct check *c)
 	if (!setup(c, false))
 		return;
 	CHECK_INT(c, virtq_push(&vq, 0, 0), -EINVAL);
-	set_desc(DESC, 0, 0x4000, 8, 0, 0);
+	put_desc(mem + DESC, 0, 0x4000, 8, 0, 0);
 	make_avail(0);
 	CHECK_INT(c, virtq_pop(&vq, &chain), 1);
 	CHECK_INT(c, virtq_push(&vq, QSIZE, 0), -EINVAL);
@@ -465,8 +454,8 @@ static void test_index_wrap(struct check *c)
 		return;
 	vq.last_avail_idx = 0xffff;
 	vq.used_idx = 0xffff;
-	set_desc(DESC, 2, 0x4000, 8, 0, 0);
-	set_desc(DESC, 5, 0x4100, 8, F_WRITE, 0);
+	put_desc(mem + DESC, 2, 0x4000, 8, 0, 0);
+	put_desc(mem + DESC, 5, 0x4100, 8, F_WRITE, 0);
 	put16(mem + AVAIL + 4 + 2 * 7, 2);		/* ring[0xffff % 8] */
 	put16(mem + AVAIL + 4, 5);			/* ring[0] */
 	put16(mem + AVAIL + 2, 1);
@@ -498,8 +487,8 @@ static void test_chain_fits(struct check *c)
 {
 	if (!setup(c, false))
 		return;
-	set_desc(DESC, 0, 0x4000, 10, F_NEXT, 1);
-	set_desc(DESC, 1, 0x4100, 20, F_WRITE, 0);
+	put_desc(mem + DESC, 0, 0x4000, 10, F_NEXT, 1);
+	put_desc(mem + DESC, 1, 0x4100, 20, F_WRITE, 0);
 	make_avail(0);
 	if (!CHECK_INT(c, virtq_pop(&vq, &chain), 1))
 		return;
