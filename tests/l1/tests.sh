@@ -32,10 +32,10 @@ else
 	exit 1
 fi
 
-# About half of all L1 boots, QEMU 7.2's emulated SVM never enters an L2 at
-# all (KVM_RUN spins before the first guest instruction, whatever the
-# guest). A one-instruction guest tells those boots apart in seconds; the
-# harness then boots the L1 again. Status 99 means exactly that.
+# An L1 whose kernel does not know its TSC rate never enters an L2 at all
+# (KVM_RUN spins before the first guest instruction, whatever the guest;
+# tests/l1/run passes tsc_early_khz= for this). A one-instruction guest
+# tells such a boot apart in seconds. Status 99 means exactly that.
 timeout -s KILL 60 "$job/agentbox" run --kernel "$job/exit42.elf" --mem 64M >/tmp/probe.log 2>&1
 if [ $? -ne 42 ]; then
 	echo "agentbox-l1: this L1 cannot enter an L2"
