@@ -36,6 +36,7 @@
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
+#include <sys/inotify.h>
 #include <sys/io.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
@@ -61,6 +62,8 @@
 #define CONSOLE_POWEROFF "agentbox:poweroff"
 /* A dockerd that stayed up this long was healthy; restart it at once. */
 #define HEALTHY_RUN_MS 30000
+/* How soon a refused or failed readiness ping is tried again. */
+#define READY_PROBE_RETRY_MS 100
 
 struct config {
 	bool docker;
@@ -87,6 +90,9 @@ struct supervisor {
 	struct child dockerd;
 	struct child job;
 	bool dockerd_ready;
+	int ready_probe_fd;
+	int run_watch_fd;
+	int64_t probe_at_ms;
 	bool job_started;
 	bool stopping;
 	int exit_status;
@@ -538,27 +544,78 @@ static void start_dockerd(struct supervisor *sv)
 	sv->restart_at_ms = 0;
 }
 
-/* Ready means the API answers, not merely that the socket exists. */
-static bool dockerd_answers(void)
+/*
+ * Ready means the API answers, not merely that the socket exists. dockerd
+ * creates its socket early but serves it only once its API is up, so one
+ * ping left pending on the socket is answered at exactly that moment, and
+ * inotify on /run says when the socket appears: the ready mark comes with
+ * no polling delay (which boot profiles and restore times would show).
+ */
+static int start_ready_probe(void)
 {
 	static const char ping[] = "GET /_ping HTTP/1.0\r\nHost: docker\r\n\r\n";
 	struct sockaddr_un addr = { .sun_family = AF_UNIX, .sun_path = DOCKER_SOCK };
-	struct timeval timeout = { .tv_sec = 1 };
-	char reply[64] = "";
-	bool ok = false;
-	int fd;
+	int fd, err;
 
-	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
 	if (fd < 0)
-		return false;
-	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, sizeof(timeout));
-	setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &timeout, sizeof(timeout));
-	if (connect(fd, (struct sockaddr *)&addr, sizeof(addr)) == 0 &&
-	    send(fd, ping, sizeof(ping) - 1, MSG_NOSIGNAL) == sizeof(ping) - 1 &&
-	    read(fd, reply, sizeof(reply) - 1) > 0)
-		ok = strncmp(reply, "HTTP/1.", 7) == 0 && strstr(reply, " 200 ");
+		return -errno;
+	if (connect(fd, (struct sockaddr *)&addr, sizeof(addr)) < 0)
+		goto close_socket;
+	if (send(fd, ping, sizeof(ping) - 1, MSG_NOSIGNAL) != sizeof(ping) - 1)
+		goto close_socket;
+	return fd;
+
+close_socket:
+	err = errno ? -errno : -EIO;
 	close(fd);
-	return ok;
+	return err;
+}
+
+static bool ready_probe_answered(int fd)
+{
+	char reply[64] = "";
+
+	if (read(fd, reply, sizeof(reply) - 1) <= 0)
+		return false;
+	return strncmp(reply, "HTTP/1.", 7) == 0 && strstr(reply, " 200 ");
+}
+
+static void stop_ready_probe(struct supervisor *sv, int64_t retry_in_ms)
+{
+	if (sv->ready_probe_fd >= 0)
+		close(sv->ready_probe_fd);
+	sv->ready_probe_fd = -1;
+	sv->probe_at_ms = now_ms() + retry_in_ms;
+}
+
+static void ready_probe_event(struct supervisor *sv)
+{
+	if (ready_probe_answered(sv->ready_probe_fd)) {
+		sv->dockerd_ready = true;
+		mark_phase(PHASE_DOCKERD_READY);
+		stop_ready_probe(sv, 0);
+	} else {
+		stop_ready_probe(sv, READY_PROBE_RETRY_MS);
+	}
+}
+
+static void watch_for_docker_socket(struct supervisor *sv)
+{
+	sv->run_watch_fd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
+	if (sv->run_watch_fd < 0 ||
+	    inotify_add_watch(sv->run_watch_fd, "/run", IN_CREATE | IN_MOVED_TO) < 0)
+		say("inotify on /run: %s; polling for dockerd instead", strerror(errno));
+}
+
+static void docker_socket_event(struct supervisor *sv)
+{
+	char events[4096];
+
+	while (read(sv->run_watch_fd, events, sizeof(events)) > 0)
+		;
+	if (sv->ready_probe_fd < 0)
+		sv->probe_at_ms = 0;
 }
 
 static int mount_job_disk(void)
@@ -604,6 +661,7 @@ static void dockerd_exited(struct supervisor *sv, int status)
 		say("its log is " DOCKERD_LOG);
 	sv->dockerd.pid = 0;
 	sv->dockerd_ready = false;
+	stop_ready_probe(sv, 0);
 	if (sv->stopping)
 		return;
 	/* Back off only when it keeps dying young. */
@@ -708,8 +766,10 @@ static int poll_timeout(const struct supervisor *sv)
 {
 	int64_t wait;
 
-	if (sv->dockerd.pid && !sv->dockerd_ready)
-		return 100;
+	if (sv->dockerd.pid && !sv->dockerd_ready && sv->ready_probe_fd < 0) {
+		wait = sv->probe_at_ms - now_ms();
+		return wait > 0 ? (int)wait : 0;
+	}
 	if (sv->restart_at_ms) {
 		wait = sv->restart_at_ms - now_ms();
 		return wait > 0 ? (int)wait : 0;
@@ -722,9 +782,17 @@ static void tick(struct supervisor *sv)
 	if (cfg.docker && !sv->dockerd.pid && sv->restart_at_ms &&
 	    now_ms() >= sv->restart_at_ms)
 		start_dockerd(sv);
-	if (sv->dockerd.pid && !sv->dockerd_ready && dockerd_answers()) {
-		sv->dockerd_ready = true;
-		mark_phase(PHASE_DOCKERD_READY);
+	if (sv->dockerd.pid && !sv->dockerd_ready && sv->ready_probe_fd < 0 &&
+	    now_ms() >= sv->probe_at_ms) {
+		sv->ready_probe_fd = start_ready_probe();
+		/*
+		 * Refused: bound but not yet listening, a matter of
+		 * microseconds. Missing: inotify calls when it appears.
+		 */
+		if (sv->ready_probe_fd == -ECONNREFUSED)
+			stop_ready_probe(sv, 1);
+		else if (sv->ready_probe_fd < 0)
+			stop_ready_probe(sv, READY_PROBE_RETRY_MS);
 	}
 	if (cfg.job && !sv->job_started && (sv->dockerd_ready || !cfg.docker))
 		start_job(sv);
@@ -776,25 +844,37 @@ static __attribute__((noreturn)) void shut_down(struct supervisor *sv, int sfd)
 
 static __attribute__((noreturn)) void supervise(int sfd)
 {
-	struct supervisor sv = { .backoff_ms = 1000 };
-	struct pollfd pfd[2] = {
+	struct supervisor sv = { .backoff_ms = 1000, .ready_probe_fd = -1, .run_watch_fd = -1 };
+	struct pollfd pfd[4] = {
 		{ .fd = sfd, .events = POLLIN },
 		{ .fd = STDIN_FILENO, .events = POLLIN },
+		{ .events = POLLIN },
+		{ .events = POLLIN },
 	};
 
 	quiet_console();
-	if (cfg.docker)
+	if (cfg.docker) {
+		watch_for_docker_socket(&sv);
 		start_dockerd(&sv);
+	}
 	for (;;) {
 		tick(&sv);
 		if (sv.stopping)
 			shut_down(&sv, sfd);
-		if (poll(pfd, sv.console.closed ? 1 : 2, poll_timeout(&sv)) <= 0)
+		/* poll() skips negative fds: a closed console, no probe, no watch. */
+		pfd[1].fd = sv.console.closed ? -1 : STDIN_FILENO;
+		pfd[2].fd = sv.dockerd_ready ? -1 : sv.run_watch_fd;
+		pfd[3].fd = sv.ready_probe_fd;
+		if (poll(pfd, 4, poll_timeout(&sv)) <= 0)
 			continue;
 		if (pfd[0].revents)
 			handle_signal(&sv, sfd);
 		if (pfd[1].revents & (POLLIN | POLLHUP | POLLERR))
 			read_console(&sv);
+		if (pfd[2].revents)
+			docker_socket_event(&sv);
+		if (pfd[3].revents && sv.ready_probe_fd >= 0)
+			ready_probe_event(&sv);
 	}
 }
 
