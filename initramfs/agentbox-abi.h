@@ -22,6 +22,7 @@ enum boot_phase {
 	PHASE_DOCKERD_START = 3,
 	PHASE_DOCKERD_READY = 4,
 	PHASE_POWEROFF = 5,
+	PHASE_CGROUPS = 6,
 };
 
 /* The name both sides print for a phase, or NULL for an unknown value. */
@@ -33,6 +34,7 @@ static inline const char *boot_phase_name(unsigned int phase)
 		[PHASE_DOCKERD_START] = "dockerd-start",
 		[PHASE_DOCKERD_READY] = "dockerd-ready",
 		[PHASE_POWEROFF] = "poweroff",
+		[PHASE_CGROUPS] = "cgroups",
 	};
 
 	if (phase >= sizeof(names) / sizeof(names[0]))

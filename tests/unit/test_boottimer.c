@@ -19,8 +19,9 @@ static void test_phase_names(struct check *c)
 	CHECK_STR(c, boot_phase_name(PHASE_DOCKERD_READY),
 		  "dockerd-ready");
 	CHECK_STR(c, boot_phase_name(PHASE_POWEROFF), "poweroff");
+	CHECK_STR(c, boot_phase_name(PHASE_CGROUPS), "cgroups");
 	CHECK(c, boot_phase_name(0) == NULL);
-	CHECK(c, boot_phase_name(6) == NULL);
+	CHECK(c, boot_phase_name(7) == NULL);
 	CHECK(c, boot_phase_name(255) == NULL);
 }
 
