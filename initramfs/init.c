@@ -20,13 +20,14 @@
  *                              is ready; its exit status powers off the VM
  *   agentbox.hostname=NAME     (default "agentbox")
  *   agentbox.boottimer=ADDR    guest-physical MMIO byte written at each phase
- *   agentbox.profile=0|1       read the disks into the page cache before the
- *                              phases that use them (tools/boot-profile)
+ *   agentbox.profile=0|1|init  once booted (dockerd ready, or at once without
+ *                              it; with "init", as soon as /init runs), print
+ *                              the kernel log on the console and power off:
+ *                              the end of a tools/boot-profile run
  */
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
-#include <ftw.h>
 #include <limits.h>
 #include <net/if.h>
 #include <poll.h>
@@ -42,6 +43,7 @@
 #include <sys/inotify.h>
 #include <sys/io.h>
 #include <sys/ioctl.h>
+#include <sys/klog.h>
 #include <sys/mman.h>
 #include <sys/mount.h>
 #include <sys/reboot.h>
@@ -65,8 +67,19 @@
 #define CONSOLE_POWEROFF "agentbox:poweroff"
 /* A dockerd that stayed up this long was healthy; restart it at once. */
 #define HEALTHY_RUN_MS 30000
+/* syslog(2) actions, which musl's <sys/klog.h> does not name. */
+#define KLOG_READ_ALL 3
+#define KLOG_SIZE_BUFFER 10
+/* How long a disk named on the command line may take to appear. */
+#define DEVICE_WAIT_MS 5000
 /* How soon a refused or failed readiness ping is tried again. */
 #define READY_PROBE_RETRY_MS 100
+
+enum profile_end {
+	PROFILE_OFF,
+	PROFILE_AT_INIT,
+	PROFILE_WHEN_BOOTED,
+};
 
 struct config {
 	bool docker;
@@ -75,7 +88,7 @@ struct config {
 	const char *job;
 	const char *hostname;
 	unsigned long boottimer;
-	bool profile;
+	enum profile_end profile;
 };
 
 struct child {
@@ -265,7 +278,8 @@ static void apply_param(char *param)
 	else if (strcmp(param, "boottimer") == 0)
 		cfg.boottimer = strtoul(val, NULL, 0);
 	else if (strcmp(param, "profile") == 0)
-		cfg.profile = parse_bool(val);
+		cfg.profile = strcmp(val, "init") == 0 ? PROFILE_AT_INIT :
+			      parse_bool(val) ? PROFILE_WHEN_BOOTED : PROFILE_OFF;
 	else
 		say("ignoring unknown parameter agentbox.%s", param);
 }
@@ -329,6 +343,23 @@ static int mount_at(const char *src, const char *target, const char *type,
 	return 0;
 }
 
+/*
+ * Some disks appear after /init starts: libnvdimm registers pmem devices
+ * from its own async domain, which the kernel does not wait for. Like the
+ * kernel's rootwait, but bounded, so a wrong name still fails fast.
+ */
+static void wait_for_device(const char *dev)
+{
+	const struct timespec one_ms = { .tv_nsec = 1000000 };
+	int waited_ms;
+
+	for (waited_ms = 0; waited_ms < DEVICE_WAIT_MS; waited_ms++) {
+		if (access(dev, F_OK) == 0)
+			return;
+		nanosleep(&one_ms, NULL);
+	}
+}
+
 static int mount_kernel_filesystems(void)
 {
 	const unsigned long nosuid = MS_NOSUID | MS_NOEXEC | MS_NODEV;
@@ -343,83 +374,20 @@ static int mount_kernel_filesystems(void)
  * RAM. /var/lib/docker cannot sit on the overlay itself: overlay2 refuses an
  * overlayfs backing store, so it gets its own directory on the same layer.
  */
-/*
- * The boot profiler runs the guest under QEMU's -icount sleep=off, where an
- * idle vCPU jumps straight to its next timer: every wait for the host's disk
- * would add a stretch of guest time that depends on the host. So with
- * agentbox.profile=1 the disks' blocks (for the mounts) and the rootfs files
- * (for dockerd) are read before the phases that use them, between two marks
- * that the profiler cuts out of the timeline.
- */
-static char warm_buf[1 << 20];
-
-static void warm_file(const char *path)
-{
-	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK);
-
-	if (fd < 0)
-		return;
-	while (read(fd, warm_buf, sizeof(warm_buf)) > 0)
-		;
-	close(fd);
-}
-
-static int warm_tree_entry(const char *path, const struct stat *st, int type, struct FTW *ftw)
-{
-	(void)ftw;
-	if (type == FTW_F && S_ISREG(st->st_mode))
-		warm_file(path);
-	return 0;
-}
-
-/*
- * A warm-up lasts as long as the host takes, so it ends on the next whole
- * second: the timer ticks and every timer armed afterwards then fall at the
- * same guest times in every profile of the same image.
- */
-static void end_warm_up(void)
-{
-	struct timespec now;
-
-	clock_gettime(CLOCK_BOOTTIME, &now);
-	now.tv_sec++;
-	now.tv_nsec = 0;
-	while (clock_nanosleep(CLOCK_BOOTTIME, TIMER_ABSTIME, &now, NULL) == EINTR)
-		;
-	kmsg_note("<7>agentbox: warm-up end\n");
-}
-
-static void warm_disks(void)
-{
-	kmsg_note("<7>agentbox: warm-up begin\n");
-	warm_file(cfg.root);
-	if (cfg.scratch)
-		warm_file(cfg.scratch);
-	if (cfg.job)
-		warm_file(cfg.job);
-	end_warm_up();
-}
-
-static void warm_tree(const char *dir)
-{
-	kmsg_note("<7>agentbox: warm-up begin\n");
-	nftw(dir, warm_tree_entry, 16, FTW_PHYS | FTW_MOUNT);
-	end_warm_up();
-}
-
 static int mount_overlay_root(void)
 {
 	int err;
 
+	wait_for_device(cfg.root);
 	err = mount_at(cfg.root, "/mnt/lower", "ext4", MS_RDONLY, NULL);
 	if (err)
 		return err;
-	if (cfg.profile)
-		warm_tree("/mnt/lower");
-	if (cfg.scratch)
+	if (cfg.scratch) {
+		wait_for_device(cfg.scratch);
 		err = mount_at(cfg.scratch, RW_LAYER, "ext4", MS_NOATIME, NULL);
-	else
+	} else {
 		err = mount_at("rw", RW_LAYER, "tmpfs", 0, "mode=0755");
+	}
 	if (err)
 		return err;
 	err = mkdir_p(RW_LAYER "/upper", 0755) ?: mkdir_p(RW_LAYER "/work", 0755) ?:
@@ -716,8 +684,33 @@ static void docker_socket_event(struct supervisor *sv)
 		sv->probe_at_ms = 0;
 }
 
+/*
+ * The end of a boot profile. The profiler reads the kernel log from the
+ * console rather than from a job disk, because mounting one would make the
+ * boot wait on the host's disk, which icount turns into random guest time.
+ */
+static void print_kernel_log(void)
+{
+	int size = klogctl(KLOG_SIZE_BUFFER, NULL, 0);
+	char *log;
+	int len;
+
+	log = size > 0 ? malloc(size) : NULL;
+	len = log ? klogctl(KLOG_READ_ALL, log, size) : -1;
+	if (len < 0) {
+		say("cannot read the kernel log: %s", strerror(errno));
+		free(log);
+		return;
+	}
+	say("kernel log begin");
+	(void)!write(STDERR_FILENO, log, len);
+	say("kernel log end");
+	free(log);
+}
+
 static int mount_job_disk(void)
 {
+	wait_for_device(cfg.job);
 	return mount_at(cfg.job, "/job", "ext4", MS_RDONLY | MS_NODEV, NULL);
 }
 
@@ -894,6 +887,11 @@ static void tick(struct supervisor *sv)
 	}
 	if (cfg.job && !sv->job_started && (sv->dockerd_ready || !cfg.docker))
 		start_job(sv);
+	if (cfg.profile == PROFILE_WHEN_BOOTED && !sv->stopping &&
+	    (sv->dockerd_ready || !cfg.docker)) {
+		print_kernel_log();
+		sv->stopping = true;
+	}
 }
 
 static void wait_for_dockerd(struct supervisor *sv, int sfd, int64_t deadline)
@@ -1009,9 +1007,11 @@ int main(void)
 	if (cfg.boottimer && map_boottimer(cfg.boottimer))
 		say("boot timer at %#lx: %s", cfg.boottimer, strerror(errno));
 	mark_phase(PHASE_INIT);
+	if (cfg.profile == PROFILE_AT_INIT) {
+		print_kernel_log();
+		power_off(EXIT_POWEROFF);
+	}
 	set_oom_score_adj("-1000");
-	if (cfg.profile)
-		warm_disks();
 
 	if (mount_overlay_root() || switch_root())
 		fatal("cannot mount the root filesystem from %s", cfg.root);
