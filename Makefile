@@ -12,7 +12,7 @@ export KERNEL_SRC SOURCE_DATE_EPOCH
 
 .DELETE_ON_ERROR:
 .PHONY: all help image kernel initramfs rootfs deps demo test check fuzz bench \
-	loader l1-kernel test-loader \
+	loader l1-kernel test-loader bootprofile \
 	check-config kernel-menuconfig kernel-savefragment clean
 
 all: image
@@ -24,6 +24,9 @@ help:
 	@echo "  make check       unit tests and fuzz smoke runs, no VMs"
 	@echo "  make fuzz        every libFuzzer target for FUZZ_SECONDS (default 300) each"
 	@echo "  make bench       print build and boot measurements"
+	@echo "  make bootprofile per-phase boot cost in deterministic guest time"
+	@echo "                   (PROFILE=\"target and options\", see tools/boot-profile --help;"
+	@echo "                   tools/boot-compare A B compares two)"
 	@echo "  make test-loader the loader booting the image in nested KVM (slow)"
 	@echo "  make image       kernel + initramfs + rootfs into $(BUILD)/"
 	@echo "  make kernel | initramfs | rootfs"
@@ -102,6 +105,12 @@ fuzz: | deps
 bench: | deps
 	@$(MAKE) --no-print-directory image
 	@tools/bench-image
+
+# Deterministic per-phase boot cost (tools/boot-profile --help); for example
+# make bootprofile PROFILE="--no-docker my-fragments/".
+bootprofile: | deps
+	@$(MAKE) --no-print-directory image
+	@tools/boot-profile $(PROFILE)
 
 clean:
 	rm -rf $(BUILD)
