@@ -11,6 +11,7 @@
 #include "check.h"
 #include "fuzz_input.h"
 #include "images.h"
+#include "snapshot_file.h"
 
 #define VQ_MEM		0x6000
 #define VQ_DESC		0x1000
@@ -200,6 +201,27 @@ static int virtio_seeds(const char *base)
 	return err;
 }
 
+static int snapshot_seeds(const char *base)
+{
+	static const uint8_t regs[512] = { 0x48, 0x89 };
+	struct snap_builder b;
+	char dir[4096], path[4096 + 16];
+	int err;
+
+	err = make_dir(base, "fuzz_snapshot", dir, sizeof(dir));
+	if (err)
+		return err;
+	snap_builder_init(&b);
+	err = snap_add_section(&b, SNAP_TAG('V', 'C', 'P', 'U'), 0, regs, sizeof(regs)) ?:
+	      snap_add_section(&b, SNAP_TAG('V', 'C', 'P', 'U'), 1, regs, 100) ?:
+	      snap_add_section(&b, SNAP_TAG('P', 'I', 'T', ' '), 0, NULL, 0);
+	snprintf(path, sizeof(path), "%s/three-sections", dir);
+	if (!err)
+		err = snap_write_file(&b, path);
+	snap_builder_free(&b);
+	return err;
+}
+
 int main(int argc, char **argv)
 {
 	int err;
@@ -213,6 +235,8 @@ int main(int argc, char **argv)
 		err = virtq_seeds(argv[1]);
 	if (!err)
 		err = virtio_seeds(argv[1]);
+	if (!err)
+		err = snapshot_seeds(argv[1]);
 	if (err) {
 		fprintf(stderr, "mkseeds: %s: %s\n", argv[1], strerror(-err));
 		return 1;
