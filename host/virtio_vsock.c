@@ -472,6 +472,12 @@ static int send_data(struct virtio_vsock *v, struct vsock_conn *c)
 	ssize_t n;
 	int nr;
 
+	if (!max) {
+		/* Room for a header only: useless for data, give it back. */
+		v->rx_held = false;
+		return virtio_mmio_qpush(v->t, VSOCK_RX, v->rx_chain.head, 0) ?
+		       0 : 1;
+	}
 	max = max < guest_credit(c) ? max : guest_credit(c);
 	max = max < VSOCK_MAX_PKT ? max : VSOCK_MAX_PKT;
 	nr = chain_iov(&v->rx_chain, true, VSOCK_HDR_LEN, max, iov, MAX_IOV);

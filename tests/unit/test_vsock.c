@@ -18,6 +18,7 @@
 
 #include "check.h"
 #include "log.h"
+#include "options.h"
 #include "virtio_mmio.h"
 #include "virtio_vsock.h"
 
@@ -699,6 +700,118 @@ static void test_open_errors(struct check *c)
 		return;
 }
 
+/* The guest half-closes, then closes: EOF on the host, then a reset. */
+static void test_guest_shutdown(struct check *c)
+{
+	uint32_t port;
+	char buf[8];
+	struct pkt p;
+	int fd;
+
+	if (!setup(c))
+		return;
+	port = host_connect(c, &fd, 65536);
+	if (!port)
+		goto out;
+	tx(1234, port, OP_RW, 65536, 0, "bye", 3);
+	tx(1234, port, OP_SHUTDOWN, 65536, 0, NULL, 0);
+	CHECK(c, !rx_next(&p));
+	/* Flags 2 (SEND): the host reads the data, then EOF... */
+	tx_raw(&(struct txh){ .src_port = 1234, .dst_port = port,
+			      .op = OP_SHUTDOWN, .flags = 2,
+			      .buf_alloc = 65536 }, NULL, 0);
+	CHECK_INT(c, read_now(fd, buf, sizeof(buf)), 3);
+	CHECK_INT(c, read_now(fd, buf, sizeof(buf)), 0);
+	/* ...but can still send. */
+	put_str(fd, "ok");
+	pump();
+	CHECK(c, rx_next(&p) && p.op == OP_RW && p.len == 2);
+	/* Both flags: the device ends it with a reset and closes. */
+	tx_raw(&(struct txh){ .src_port = 1234, .dst_port = port,
+			      .op = OP_SHUTDOWN, .flags = 3,
+			      .buf_alloc = 65536 }, NULL, 0);
+	if (CHECK(c, rx_next(&p)))
+		CHECK_INT(c, p.op, OP_RST);
+	CHECK(c, dropped(fd));
+	close(fd);
+out:
+	teardown();
+}
+
+/* An rx buffer with room for a header only carries no data. */
+static void test_tiny_rx_buffer(struct check *c)
+{
+	uint8_t *used = mem + RING(RX) + 0x2000;
+	uint32_t port;
+	struct pkt p;
+	int fd;
+
+	if (!setup(c))
+		return;
+	port = host_connect(c, &fd, 65536);
+	if (!port)
+		goto out;
+	/* Drain the posted buffers, then offer one of 44 bytes. */
+	while (get16(used + 2) - used_seen[RX] < QSIZE) {
+		put_str(fd, "x");
+		pump();
+	}
+	used_seen[RX] = get16(used + 2);
+	put_desc(mem + RING(RX), 0, RX_BUF, 44, D_WRITE, 0);
+	make_avail(RX, 0);
+	put_str(fd, "data");
+	wr(QUEUE_NOTIFY, RX);
+	pump();
+	CHECK_INT(c, get16(used + 2) - used_seen[RX], 1);
+	CHECK_INT(c, get32(used + 8 + 8 * (used_seen[RX] % QSIZE)), 0);
+	used_seen[RX]++;
+	post_rx(1);
+	wr(QUEUE_NOTIFY, RX);
+	pump();
+	CHECK(c, rx_next(&p) && p.op == OP_RW && p.len == 4);
+	close(fd);
+out:
+	teardown();
+}
+
+static void test_options(struct check *c)
+{
+	static const char *const bad_args[] = {
+		"", ",cid=5", "/tmp/s,cid=2", "/tmp/s,cid=", "/tmp/s,cid=x",
+		"/tmp/s,cid=-3", "/tmp/s,cid=4294967295",
+		"/tmp/s,cid=99999999999999999999",
+	};
+	char why[256], path[128];
+	struct run_opts o;
+	char *argv[5] = { "--kernel", "k", "--vsock", NULL, NULL };
+	unsigned int i;
+
+	argv[3] = "/tmp/s";
+	if (CHECK_INT(c, opts_parse(&o, 4, argv, why, sizeof(why)), 0)) {
+		CHECK_STR(c, o.vsock, "/tmp/s");
+		CHECK_INT(c, o.vsock_cid, 3);
+	}
+	opts_release(&o);
+	argv[3] = "/tmp/a,cid=x,cid=42";
+	if (CHECK_INT(c, opts_parse(&o, 4, argv, why, sizeof(why)), 0)) {
+		CHECK_STR(c, o.vsock, "/tmp/a,cid=x");
+		CHECK_INT(c, o.vsock_cid, 42);
+	}
+	opts_release(&o);
+	for (i = 0; i < sizeof(bad_args) / sizeof(bad_args[0]); i++) {
+		argv[3] = (char *)bad_args[i];
+		if (opts_parse(&o, 4, argv, why, sizeof(why)) != -EINVAL ||
+		    strncmp(why, "--vsock ", 8))
+			check_fail(c, "--vsock '%s' was accepted", bad_args[i]);
+		opts_release(&o);
+	}
+	snprintf(path, sizeof(path), "/tmp/%0100d", 0);
+	argv[3] = path;
+	CHECK_INT(c, opts_parse(&o, 4, argv, why, sizeof(why)), -EINVAL);
+	CHECK(c, strstr(why, "longer than 96 bytes") != NULL);
+	opts_release(&o);
+}
+
 int main(void)
 {
 	log_set_fd(open("/dev/null", O_WRONLY));
@@ -715,5 +828,8 @@ int main(void)
 	RUN(SUITE, test_parse_connect);
 	RUN(SUITE, test_conn_cap);
 	RUN(SUITE, test_open_errors);
+	RUN(SUITE, test_guest_shutdown);
+	RUN(SUITE, test_tiny_rx_buffer);
+	RUN(SUITE, test_options);
 	return check_exit();
 }
