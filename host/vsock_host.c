@@ -37,6 +37,28 @@ static bool listened_on(const char *path)
 	return live;
 }
 
+/* So a dry run catches a socket that could not be created. */
+static int check_dir(const char *path, char *why, size_t n)
+{
+	char dir[VSOCK_PATH_MAX + 1];
+	char *slash;
+
+	snprintf(dir, sizeof(dir), "%s", path);
+	slash = strrchr(dir, '/');
+	if (!slash)
+		snprintf(dir, sizeof(dir), ".");
+	else if (slash == dir)
+		dir[1] = '\0';
+	else
+		*slash = '\0';
+	if (access(dir, W_OK | X_OK) < 0) {
+		snprintf(why, n, "%s: directory %s: %s", path, dir,
+			 strerror(errno));
+		return -errno;
+	}
+	return 0;
+}
+
 /*
  * A socket file nobody listens on is what a killed run leaves behind;
  * take it over. Anything else at the path is someone else's.
@@ -47,7 +69,7 @@ static int check_path(const char *path, char *why, size_t n)
 
 	if (lstat(path, &st) < 0) {
 		if (errno == ENOENT)
-			return 0;
+			return check_dir(path, why, n);
 		snprintf(why, n, "%s: %s", path, strerror(errno));
 		return -errno;
 	}
