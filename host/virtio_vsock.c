@@ -539,6 +539,19 @@ out:
 		virtio_mmio_qsignal(v->t, VSOCK_RX);
 }
 
+/* A host port no connection to guest_port uses, counting up from 2^30. */
+static uint32_t alloc_port(struct virtio_vsock *v, uint32_t guest_port)
+{
+	uint32_t port;
+
+	do {
+		port = v->next_port;
+		v->next_port = port == UINT32_MAX ? VSOCK_LOCAL_PORT_BASE :
+			       port + 1;
+	} while (vsock_conn_find(v, port, guest_port));
+	return port;
+}
+
 /* A client's CONNECT line: on to the guest as a REQUEST. */
 static void work_handshake(struct virtio_vsock *v, struct vsock_conn *c)
 {
@@ -550,9 +563,7 @@ static void work_handshake(struct virtio_vsock *v, struct vsock_conn *c)
 		vsock_conn_free(v, c);
 	if (r <= 0)
 		return;
-	while (vsock_conn_find(v, v->next_port, port))
-		v->next_port = v->next_port + 1 ?: VSOCK_LOCAL_PORT_BASE;
-	c->host_port = v->next_port++;
+	c->host_port = alloc_port(v, port);
 	c->guest_port = port;
 	c->state = VSOCK_REQUESTED;
 	c->pending = VSOCK_PEND_REQUEST;

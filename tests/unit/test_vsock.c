@@ -738,6 +738,52 @@ out:
 	teardown();
 }
 
+/* A client that hangs up mid-stream: SHUTDOWN, then RST on more data. */
+static void test_client_hangs_up(struct check *c)
+{
+	uint32_t port;
+	struct pkt p;
+	int fd;
+
+	if (!setup(c))
+		return;
+	port = host_connect(c, &fd, 65536);
+	if (!port)
+		goto out;
+	put_str(fd, "partial");
+	close(fd);
+	pump();
+	CHECK(c, rx_next(&p) && p.op == OP_RW && p.len == 7);
+	if (CHECK(c, rx_next(&p)) && CHECK_INT(c, p.op, OP_SHUTDOWN))
+		CHECK_INT(c, p.flags, 2);
+	tx(1234, port, OP_RW, 65536, 7, "more", 4);
+	CHECK(c, rx_next(&p) && p.op == OP_RST);
+	/* The slot is free again: the same guest port takes a new client. */
+	port = host_connect(c, &fd, 65536);
+	CHECK(c, port != 0);
+	close(fd);
+out:
+	teardown();
+}
+
+/* A driver reset forgets every connection and closes its socket. */
+static void test_device_reset(struct check *c)
+{
+	uint32_t port;
+	int fd;
+
+	if (!setup(c))
+		return;
+	port = host_connect(c, &fd, 65536);
+	if (!port)
+		goto out;
+	wr(STATUS, 0);
+	CHECK(c, dropped(fd));
+	close(fd);
+out:
+	teardown();
+}
+
 /* An rx buffer with room for a header only carries no data. */
 static void test_tiny_rx_buffer(struct check *c)
 {
@@ -830,6 +876,8 @@ int main(void)
 	RUN(SUITE, test_open_errors);
 	RUN(SUITE, test_guest_shutdown);
 	RUN(SUITE, test_tiny_rx_buffer);
+	RUN(SUITE, test_client_hangs_up);
+	RUN(SUITE, test_device_reset);
 	RUN(SUITE, test_options);
 	return check_exit();
 }
