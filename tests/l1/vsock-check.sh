@@ -50,6 +50,18 @@ else
 		"VmRSS went from '${vsock_before}' to '${vsock_peak}' KiB"
 fi
 
+# Refusals and hang-ups must leave the device serving the next client.
+# The hang-up sends no more than the echo path can hold, so it never
+# blocks on a guest waiting for it to read.
+if "$job/vsock-peer" refused "$vsock_sock" 1235 >/tmp/vsock-refused.out 2>&1 &&
+	timeout -s KILL 300 "$job/vsock-peer" abort "$vsock_sock" 1234 65536 >>/tmp/vsock-refused.out 2>&1 &&
+	timeout -s KILL 300 "$job/vsock-peer" client "$vsock_sock" 1234 65536 >>/tmp/vsock-refused.out 2>&1; then
+	pass "vsock: a refused CONNECT and a client hanging up mid-stream leave it working"
+else
+	fail "vsock: a refused CONNECT and a client hanging up mid-stream leave it working" \
+		"$(cat /tmp/vsock-refused.out)" "$vsock_log"
+fi
+
 i=0
 while kill -0 $vsock_listener 2>/dev/null && [ $i -lt 120 ]; do sleep 1; i=$((i + 1)); done
 if grep -q "the guest sent 'ping'" /tmp/vsock-listen.out &&

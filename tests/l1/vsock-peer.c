@@ -11,6 +11,11 @@
  *                                    guest refuses), stream BYTES of a
  *                                    pseudo-random pattern and check the
  *                                    echo byte for byte
+ *   vsock-peer refused SOCK PORT     in the L1: "CONNECT PORT" to a port
+ *                                    nobody listens on must be closed
+ *                                    without an OK
+ *   vsock-peer abort SOCK PORT BYTES   in the L1: connect, send BYTES, and
+ *                                    hang up without reading the echo
  *   vsock-peer listen PATH           in the L1: accept one connection on
  *                                    the unix socket PATH, answer "pong"
  *                                    to what it reads, print what it read
@@ -243,6 +248,42 @@ static int client(const char *sock, unsigned int port, uint64_t total)
 	return stream(fd, total);
 }
 
+static int refused(const char *sock, unsigned int port)
+{
+	int fd = handshake(sock, port);
+
+	if (fd >= 0) {
+		printf("vsock-peer: port %u answered OK\n", port);
+		return 1;
+	}
+	printf("vsock-peer: port %u refused\n", port);
+	return 0;
+}
+
+static int hang_up(const char *sock, unsigned int port, uint64_t total)
+{
+	static uint8_t out[CHUNK];
+	uint64_t sent = 0;
+	ssize_t n;
+	int fd;
+
+	fd = handshake(sock, port);
+	if (fd < 0) {
+		printf("vsock-peer: no OK from the guest on port %u\n", port);
+		return 1;
+	}
+	while (sent < total) {
+		n = write(fd, out, total - sent < CHUNK ? total - sent : CHUNK);
+		if (n <= 0)
+			break;
+		sent += n;
+	}
+	close(fd);
+	printf("vsock-peer: hung up after %llu bytes\n",
+	       (unsigned long long)sent);
+	return 0;
+}
+
 static int listen_once(const char *path)
 {
 	struct sockaddr_un sa = { .sun_family = AF_UNIX };
@@ -277,8 +318,14 @@ int main(int argc, char **argv)
 	if (argc == 5 && !strcmp(argv[1], "client"))
 		return client(argv[2], atoi(argv[3]),
 			      strtoull(argv[4], NULL, 10));
+	if (argc == 4 && !strcmp(argv[1], "refused"))
+		return refused(argv[2], atoi(argv[3]));
+	if (argc == 5 && !strcmp(argv[1], "abort"))
+		return hang_up(argv[2], atoi(argv[3]),
+			       strtoull(argv[4], NULL, 10));
 	if (argc == 3 && !strcmp(argv[1], "listen"))
 		return listen_once(argv[2]);
-	fprintf(stderr, "usage: vsock-peer guest PORT HOSTPORT | client SOCK PORT BYTES | listen PATH\n");
+	fprintf(stderr, "usage: vsock-peer guest PORT HOSTPORT | client SOCK PORT BYTES |\n"
+			"       refused SOCK PORT | abort SOCK PORT BYTES | listen PATH\n");
 	return 2;
 }
