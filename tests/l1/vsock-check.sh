@@ -3,6 +3,8 @@
 # vsock-peer as an echo server on vsock port 1234 and connects to CID 2
 # port 5000; here vsock-peer is the host client through the loader's
 # socket and the unix listener at <SOCK>_5000.
+# shellcheck shell=sh
+: "${job:=/job}"
 vsock_sock=/tmp/vsock.sock
 vsock_log=/tmp/vsock.log
 vsock_mb=64
