@@ -29,6 +29,27 @@ static int open_console(struct devices *d, const char *path, bool dry_run,
 	return 0;
 }
 
+_Static_assert(OPT_VSOCK_PATH_MAX == VSOCK_PATH_MAX, "vsock path limit");
+
+/* A dry run checks the socket path but listens on nothing. */
+static int open_vsock(struct devices *d, const struct run_opts *o, char *why,
+		      size_t n)
+{
+	char reason[256];
+	int err;
+
+	if (!o->vsock)
+		return 0;
+	err = virtio_vsock_open(&d->vsock, o->vsock, o->vsock_cid, o->dry_run,
+				reason, sizeof(reason));
+	if (err) {
+		snprintf(why, n, "--vsock %s", reason);
+		return err;
+	}
+	d->has_vsock = true;
+	return 0;
+}
+
 int devices_open(struct devices *d, const struct run_opts *o, char *why,
 		 size_t why_size)
 {
@@ -50,6 +71,9 @@ int devices_open(struct devices *d, const struct run_opts *o, char *why,
 	err = open_console(d, o->console, o->dry_run, why, why_size);
 	if (err)
 		goto close_disks;
+	err = open_vsock(d, o, why, why_size);
+	if (err)
+		goto close_disks;
 	return 0;
 
 close_disks:
@@ -59,7 +83,7 @@ close_disks:
 
 unsigned int devices_nr_virtio(const struct devices *d)
 {
-	return d->nr_disks + 1;
+	return d->nr_disks + 1 + d->has_vsock;
 }
 
 static int add_virtio(struct devices *d, struct vm *vm,
@@ -113,6 +137,23 @@ fail:
 	return err;
 }
 
+static int attach_vsock(struct devices *d, struct vm *vm, char *why,
+			size_t n)
+{
+	int err;
+
+	if (!d->has_vsock)
+		return 0;
+	err = add_virtio(d, vm, &virtio_vsock_ops, &d->vsock, 0, why, n);
+	if (err)
+		return err;
+	virtio_vsock_bind(&d->vsock, &d->virtio[d->nr_virtio - 1]);
+	err = virtio_vsock_start(&d->vsock);
+	if (err)
+		snprintf(why, n, "virtio-vsock thread: %s", strerror(-err));
+	return err;
+}
+
 int devices_attach(struct devices *d, struct vm *vm, struct stop *stop,
 		   struct boottimer *bt, char *why, size_t why_size)
 {
@@ -143,6 +184,9 @@ int devices_attach(struct devices *d, struct vm *vm, struct stop *stop,
 				 why_size);
 	if (err)
 		return err;
+	err = attach_vsock(d, vm, why, why_size);
+	if (err)
+		return err;
 	err = console_start(&d->con);
 	if (err)
 		snprintf(why, why_size, "console writer: %s", strerror(-err));
@@ -153,6 +197,10 @@ void devices_close(struct devices *d)
 {
 	unsigned int i;
 
+	/* Its thread uses a transport, so it stops before they go. */
+	if (d->has_vsock)
+		virtio_vsock_close(&d->vsock);
+	d->has_vsock = false;
 	for (i = 0; i < d->nr_virtio; i++)
 		virtio_mmio_destroy(&d->virtio[i]);
 	d->nr_virtio = 0;

@@ -20,6 +20,7 @@
 #include "stop.h"
 #include "virtio_blk.h"
 #include "virtio_mmio.h"
+#include "virtio_vsock.h"
 #include "vm.h"
 
 struct devices {
@@ -31,6 +32,8 @@ struct devices {
 	bool serial_ready;
 	struct virtio_blk blk[OPT_MAX_DISKS];
 	unsigned int nr_disks;
+	struct virtio_vsock vsock;
+	bool has_vsock;
 	struct virtio_mmio virtio[LAYOUT_VIRTIO_MAX_DEVICES];
 	unsigned int nr_virtio;
 	struct bus pio;
@@ -44,12 +47,13 @@ struct devices {
 int devices_open(struct devices *d, const struct run_opts *o, char *why,
 		 size_t why_size);
 
-/* Virtio devices the opened configuration has: disks plus the rng. */
+/* Virtio devices the opened configuration has: disks, rng, vsock. */
 unsigned int devices_nr_virtio(const struct devices *d);
 
 /*
  * Create every device model on the VM's interrupt lines and guest RAM,
- * put them on the buses, and start the console writer.
+ * put them on the buses, and start the console writer and the vsock
+ * thread.
  */
 int devices_attach(struct devices *d, struct vm *vm, struct stop *stop,
 		   struct boottimer *bt, char *why, size_t why_size);

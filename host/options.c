@@ -11,10 +11,11 @@
 const char opts_usage[] =
 "usage: agentbox run --kernel FILE [--initrd FILE] [--disk FILE[,ro]]...\n"
 "                    [--mem SIZE] [--cpus N] [--cmdline STR]\n"
-"                    [--console stdio|FILE] [--timings] [--dry-run]\n"
+"                    [--console stdio|FILE] [--vsock SOCK[,cid=N]]\n"
+"                    [--timings] [--dry-run]\n"
 "\n"
-"Boot a Linux microVM on /dev/kvm with a serial console, virtio-blk disks\n"
-"and virtio-rng.\n"
+"Boot a Linux microVM on /dev/kvm with a serial console, virtio-blk disks,\n"
+"virtio-rng and optionally virtio-vsock.\n"
 "\n"
 "  --kernel FILE       ELF vmlinux, or bzImage with a 64-bit entry point\n"
 "  --initrd FILE       initramfs, loaded high in RAM below 3 GiB\n"
@@ -29,6 +30,12 @@ const char opts_usage[] =
 "                      device arguments\n"
 "  --console stdio|FILE  the serial console: our stdin and stdout (default),\n"
 "                      or guest output written to FILE\n"
+"  --vsock SOCK[,cid=N]  virtio-vsock with guest CID N (default 3). A host\n"
+"                      client connects to the unix socket SOCK and writes\n"
+"                      \"CONNECT <port>\\n\"; once the guest accepts it reads\n"
+"                      \"OK <hostport>\\n\" and then the stream. The guest's\n"
+"                      connections to CID 2 port P go to SOCK_P. SOCK is at\n"
+"                      most 96 bytes; a stale socket there is replaced\n"
 "  --timings           at exit, print how long each start-up step took\n"
 "  --dry-run           check every input, print the kernel command line and\n"
 "                      exit without touching /dev/kvm\n"
@@ -54,6 +61,7 @@ enum opt_id {
 	OPT_CPUS,
 	OPT_CMDLINE,
 	OPT_CONSOLE,
+	OPT_VSOCK,
 	OPT_TIMINGS,
 	OPT_DRY_RUN,
 	OPT_HELP,
@@ -73,6 +81,7 @@ static const struct opt_def opt_defs[] = {
 	{ "--cpus", OPT_CPUS, true },
 	{ "--cmdline", OPT_CMDLINE, true },
 	{ "--console", OPT_CONSOLE, true },
+	{ "--vsock", OPT_VSOCK, true },
 	{ "--timings", OPT_TIMINGS, false },
 	{ "--dry-run", OPT_DRY_RUN, false },
 	{ "--help", OPT_HELP, false },
@@ -206,6 +215,52 @@ static int set_once(const char **slot, const char *name, const char *arg,
 	return 0;
 }
 
+static int parse_cid(const char *s, uint32_t *cid)
+{
+	unsigned long long v;
+	char *end;
+
+	if (*s < '0' || *s > '9')
+		return -EINVAL;
+	errno = 0;
+	v = strtoull(s, &end, 10);
+	if (errno || *end || v < OPT_VSOCK_CID_MIN || v > OPT_VSOCK_CID_MAX)
+		return -EINVAL;
+	*cid = v;
+	return 0;
+}
+
+/* "SOCK" or "SOCK,cid=N"; the last ",cid=" splits, as ",ro" for disks. */
+static int parse_vsock(struct run_opts *o, const char *arg, char *why,
+		       size_t n)
+{
+	const char *opt = NULL, *p;
+	char *path;
+
+	if (o->vsock)
+		return bad(why, n, "--vsock %s: given more than once", arg);
+	for (p = strstr(arg, ",cid="); p; p = strstr(p + 1, ",cid="))
+		opt = p;
+	if (opt && parse_cid(opt + 5, &o->vsock_cid))
+		return bad(why, n, "--vsock %s: cid is not a number from %u to %u",
+			   arg, OPT_VSOCK_CID_MIN, OPT_VSOCK_CID_MAX);
+	if (!opt) {
+		o->vsock = arg;
+	} else {
+		path = strndup(arg, opt - arg);
+		if (!path)
+			return bad(why, n, "--vsock %s: out of memory", arg);
+		o->vsock = path;
+		o->vsock_owned = true;
+	}
+	if (!*o->vsock)
+		return bad(why, n, "--vsock %s: no socket path", arg);
+	if (strlen(o->vsock) > OPT_VSOCK_PATH_MAX)
+		return bad(why, n, "--vsock %s: socket path longer than %d bytes",
+			   arg, OPT_VSOCK_PATH_MAX);
+	return 0;
+}
+
 static int apply(struct run_opts *o, const struct opt_def *d,
 		 const char *arg, char *why, size_t n)
 {
@@ -224,6 +279,8 @@ static int apply(struct run_opts *o, const struct opt_def *d,
 		return set_once(&o->cmdline, d->name, arg, why, n);
 	case OPT_CONSOLE:
 		return set_once(&o->console, d->name, arg, why, n);
+	case OPT_VSOCK:
+		return parse_vsock(o, arg, why, n);
 	case OPT_TIMINGS:
 		o->timings = true;
 		return 0;
@@ -264,6 +321,7 @@ static void set_defaults(struct run_opts *o)
 	o->mem = OPT_MEM_DEFAULT;
 	o->mem_arg = "512M";
 	o->cpus = OPT_CPUS_DEFAULT;
+	o->vsock_cid = OPT_VSOCK_CID_DEFAULT;
 }
 
 /* --console stdio means the default; keep NULL for it. */
@@ -304,6 +362,11 @@ int opts_parse(struct run_opts *o, int argc, char *const argv[], char *why,
 			return err;
 	}
 	normalize(o);
+	/* vsock takes the slot after the rng's. */
+	if (o->vsock && o->nr_disks > OPT_MAX_DISKS - 1)
+		return bad(why, why_size,
+			   "--vsock %s: no virtio slot left after %u disks (at most %d with vsock)",
+			   o->vsock, o->nr_disks, OPT_MAX_DISKS - 1);
 	if (!o->help && !o->kernel)
 		return bad(why, why_size,
 			   "--kernel: missing (see 'agentbox run --help')");
@@ -318,4 +381,8 @@ void opts_release(struct run_opts *o)
 		if (o->disk[i].ro)
 			free((char *)o->disk[i].path);
 	o->nr_disks = 0;
+	if (o->vsock_owned)
+		free((char *)o->vsock);
+	o->vsock = NULL;
+	o->vsock_owned = false;
 }

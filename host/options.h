@@ -13,6 +13,12 @@
 
 /* One virtio-mmio slot stays free for the entropy device. */
 #define OPT_MAX_DISKS		(LAYOUT_VIRTIO_MAX_DEVICES - 1)
+#define OPT_VSOCK_CID_DEFAULT	3U
+/* CIDs 0-2 are reserved and Linux takes -1 (u32) to mean "any". */
+#define OPT_VSOCK_CID_MIN	3U
+#define OPT_VSOCK_CID_MAX	0xfffffffeU
+/* So that "<SOCK>_<port>" still fits a unix socket address. */
+#define OPT_VSOCK_PATH_MAX	96
 #define OPT_MEM_DEFAULT		(512ULL << 20)
 /* Below this not even the boot structures and a tiny kernel fit. */
 #define OPT_MEM_MIN		(4ULL << 20)
@@ -37,6 +43,10 @@ struct run_opts {
 	const char *cmdline;
 	/* NULL: the guest console is our stdin/stdout. */
 	const char *console;
+	/* --vsock: the host-side unix socket, NULL for no vsock device. */
+	const char *vsock;
+	bool vsock_owned;
+	uint32_t vsock_cid;
 	bool timings;
 	bool dry_run;
 	bool help;

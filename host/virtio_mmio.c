@@ -75,6 +75,8 @@ static void fail(struct virtio_mmio *t, unsigned int queue, const char *why)
 
 static void reset(struct virtio_mmio *t)
 {
+	if (t->ops->reset)
+		t->ops->reset(t->dev);
 	t->status = 0;
 	t->isr = 0;
 	update_irq(t);
@@ -131,7 +133,63 @@ static void notify(struct virtio_mmio *t, uint32_t qi)
 {
 	if (qi >= t->ops->nr_queues || !running(t) || !t->q[qi].ready)
 		return;
-	serve(t, qi);
+	if (t->ops->notify)
+		t->ops->notify(t->dev, qi);
+	else
+		serve(t, qi);
+}
+
+void virtio_mmio_lock(struct virtio_mmio *t)
+{
+	pthread_mutex_lock(&t->lock);
+}
+
+void virtio_mmio_unlock(struct virtio_mmio *t)
+{
+	pthread_mutex_unlock(&t->lock);
+}
+
+bool virtio_mmio_queue_live(const struct virtio_mmio *t, unsigned int qi)
+{
+	return qi < t->ops->nr_queues && running(t) && t->q[qi].ready;
+}
+
+int virtio_mmio_qpop(struct virtio_mmio *t, unsigned int qi,
+		     struct virtq_chain *c)
+{
+	int r;
+
+	if (!virtio_mmio_queue_live(t, qi))
+		return 0;
+	r = virtq_pop(&t->q[qi].vq, c);
+	if (r < 0)
+		fail(t, qi, "broken virtqueue");
+	return r;
+}
+
+int virtio_mmio_qpush(struct virtio_mmio *t, unsigned int qi, uint16_t head,
+		      uint32_t written)
+{
+	if (!virtio_mmio_queue_live(t, qi))
+		return -EINVAL;
+	if (virtq_push(&t->q[qi].vq, head, written)) {
+		fail(t, qi, "used ring rejected a chain");
+		return -EINVAL;
+	}
+	return 0;
+}
+
+void virtio_mmio_qsignal(struct virtio_mmio *t, unsigned int qi)
+{
+	if (virtio_mmio_queue_live(t, qi) &&
+	    virtq_should_notify(&t->q[qi].vq))
+		raise_isr(t, VIRTIO_MMIO_INT_VRING);
+}
+
+void virtio_mmio_fail(struct virtio_mmio *t, unsigned int qi,
+		      const char *why)
+{
+	fail(t, qi, why);
 }
 
 static void set_queue_ready(struct virtio_mmio *t, uint32_t val)

@@ -17,7 +17,7 @@
 #include "irq.h"
 #include "virtq.h"
 
-#define VIRTIO_MMIO_MAX_QUEUES	2
+#define VIRTIO_MMIO_MAX_QUEUES	3
 #define VIRTIO_MMIO_MAGIC	0x74726976	/* "virt" */
 #define VIRTIO_MMIO_MODERN	2
 /* "AGBX" read as a little-endian word. */
@@ -39,6 +39,16 @@ struct virtio_dev_ops {
 	 */
 	int (*handle)(void *dev, unsigned int queue,
 		      const struct virtq_chain *chain, uint32_t *written);
+	/*
+	 * Optional, for devices that answer later (vsock's rx queue holds
+	 * buffers until a host socket has data): called under the
+	 * transport lock instead of serving the queue through handle. The
+	 * device then works its queues from its own thread with the
+	 * virtio_mmio_q*() calls below, holding the lock.
+	 */
+	void (*notify)(void *dev, unsigned int queue);
+	/* Optional: the driver reset the device (under the lock). */
+	void (*reset)(void *dev);
 };
 
 struct virtio_queue {
@@ -82,5 +92,23 @@ int virtio_mmio_init(struct virtio_mmio *t, const struct virtio_dev_ops *ops,
 		     void *dev, uint64_t features, const struct guest_mem *gm,
 		     const struct irq_line *irq, uint64_t addr);
 void virtio_mmio_destroy(struct virtio_mmio *t);
+
+/*
+ * For devices with a notify hook, from their own thread: take the
+ * transport lock, then check the queue is live before popping. A broken
+ * queue fails the device exactly as in the synchronous path.
+ */
+void virtio_mmio_lock(struct virtio_mmio *t);
+void virtio_mmio_unlock(struct virtio_mmio *t);
+bool virtio_mmio_queue_live(const struct virtio_mmio *t, unsigned int qi);
+/* 1 with c filled, 0 if the driver offers nothing, -EINVAL if broken. */
+int virtio_mmio_qpop(struct virtio_mmio *t, unsigned int qi,
+		     struct virtq_chain *c);
+int virtio_mmio_qpush(struct virtio_mmio *t, unsigned int qi, uint16_t head,
+		      uint32_t written);
+/* Interrupt the driver if it wants one for what was pushed. */
+void virtio_mmio_qsignal(struct virtio_mmio *t, unsigned int qi);
+void virtio_mmio_fail(struct virtio_mmio *t, unsigned int qi,
+		      const char *why);
 
 #endif /* AGENTBOX_VIRTIO_MMIO_H */
