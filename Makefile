@@ -7,6 +7,8 @@ KERNEL_SRC ?= /usr/src/linux-source-6.1.tar.xz
 SOURCE_DATE_EPOCH ?= 1700000000
 MUSL_CC := musl-gcc
 INIT_CFLAGS := -std=gnu11 -Os -static -Wall -Wextra -Werror -Iinitramfs
+AGENT_SRC := $(addprefix guest-agent/,agentboxd.c channel.c protocol.c wire.c sha256.c)
+AGENT_HDR := $(wildcard guest-agent/*.h) initramfs/agentbox-abi.h
 
 export KERNEL_SRC SOURCE_DATE_EPOCH
 
@@ -51,8 +53,13 @@ $(BUILD)/init: initramfs/init.c initramfs/agentbox-abi.h | deps
 	@mkdir -p $(BUILD)
 	$(MUSL_CC) $(INIT_CFLAGS) -o $@ $<
 
-$(BUILD)/initramfs.cpio: initramfs/initramfs.list tools/build-initramfs $(BUILD)/init $(BUILD)/gen_init_cpio
-	@tools/build-initramfs $@ $(BUILD)/init $(BUILD)/gen_init_cpio
+# The guest agent rides in the initramfs, so it always matches the init.
+$(BUILD)/agentboxd: $(AGENT_SRC) $(AGENT_HDR) | deps
+	@mkdir -p $(BUILD)
+	$(MUSL_CC) $(INIT_CFLAGS) -Iguest-agent -o $@ $(AGENT_SRC)
+
+$(BUILD)/initramfs.cpio: initramfs/initramfs.list tools/build-initramfs $(BUILD)/init $(BUILD)/agentboxd $(BUILD)/gen_init_cpio
+	@tools/build-initramfs $@ $(BUILD)/init $(BUILD)/agentboxd $(BUILD)/gen_init_cpio
 	@echo "initramfs: $@ ($$(stat -c %s $@) bytes)"
 
 initramfs: $(BUILD)/initramfs.cpio

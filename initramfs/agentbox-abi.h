@@ -15,6 +15,15 @@
 #define EXIT_POWEROFF 0
 #define EXIT_INIT_FAILED 121
 
+/*
+ * The guest agent (guest-agent/PROTOCOL.md) listens on this vsock port; the
+ * init creates DOCKERD_READY_FILE once dockerd's API answers and removes it
+ * when dockerd exits, which is what the agent's READY request waits for.
+ */
+#define AGENT_VSOCK_PORT 1024
+#define AGENTBOX_RUN_DIR "/run/agentbox"
+#define DOCKERD_READY_FILE AGENTBOX_RUN_DIR "/dockerd-ready"
+
 /* Values written to the boot-timer register, one per boot phase. */
 enum boot_phase {
 	PHASE_INIT = 1,

@@ -8,6 +8,11 @@
  * exits: anything it cannot recover from is reported on the console and the
  * VM is powered off with a distinct status.
  *
+ * It also keeps the guest agent (agentboxd, packed in the initramfs and run
+ * from a file descriptor opened before the switch) running, restarting it
+ * with the same backoff, and tells it when dockerd is ready through
+ * DOCKERD_READY_FILE.
+ *
  * The host can ask for a clean shutdown without ACPI by typing the line
  * "agentbox:poweroff" on the console, which nothing but the init reads.
  *
@@ -58,6 +63,8 @@
 
 #define DOCKER_SOCK "/run/docker.sock"
 #define DOCKERD_LOG "/run/dockerd.log"
+#define AGENTD_PATH "/agentboxd"
+#define AGENTD_LOG "/run/agentboxd.log"
 #define CGROUP_ROOT "/sys/fs/cgroup"
 #define RW_LAYER "/mnt/rw"
 #define NEW_ROOT "/newroot"
@@ -105,6 +112,9 @@ struct console_reader {
 struct supervisor {
 	struct console_reader console;
 	struct child dockerd;
+	struct child agentd;
+	int64_t agentd_restart_at_ms;
+	int64_t agentd_backoff_ms;
 	struct child job;
 	bool dockerd_ready;
 	int ready_probe_fd;
@@ -125,6 +135,8 @@ static struct config cfg = {
 
 static volatile uint8_t *boottimer_reg;
 static int kmsg_fd = -1;
+/* The agent binary stays in the initramfs, out of sight after the switch. */
+static int agentd_fd = -1;
 
 static const char *const child_env[] = {
 	"PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
@@ -554,7 +566,12 @@ static void redirect_output(const char *log)
 	close(fd);
 }
 
-static pid_t spawn(const char *const argv[], const char *cgroup, const char *log)
+/*
+ * EXEC_FD >= 0 runs that open binary instead of argv[0]. OOM_ADJ is the
+ * child's oom_score_adj: "-1000" for the daemons the sandbox cannot lose.
+ */
+static pid_t spawn(const char *const argv[], const char *cgroup, const char *log,
+		   int exec_fd, const char *oom_adj)
 {
 	int err, null_fd;
 	sigset_t all;
@@ -577,9 +594,11 @@ static pid_t spawn(const char *const argv[], const char *cgroup, const char *log
 	err = join_cgroup(cgroup);
 	if (err)
 		say("%s: joining cgroup %s: %s", argv[0], cgroup, strerror(-err));
-	/* Children start unprotected; init alone keeps -1000. */
-	set_oom_score_adj("0");
-	execve(argv[0], (char *const *)argv, (char *const *)child_env);
+	set_oom_score_adj(oom_adj);
+	if (exec_fd >= 0)
+		fexecve(exec_fd, (char *const *)argv, (char *const *)child_env);
+	else
+		execve(argv[0], (char *const *)argv, (char *const *)child_env);
 	say("exec %s: %s", argv[0], strerror(errno));
 	_exit(127);
 }
@@ -599,7 +618,7 @@ static void start_dockerd(struct supervisor *sv)
 	pid_t pid;
 
 	mark_phase(PHASE_DOCKERD_START);
-	pid = spawn(argv, "dockerd.scope", DOCKERD_LOG);
+	pid = spawn(argv, "dockerd.scope", DOCKERD_LOG, -1, "-1000");
 	if (pid < 0) {
 		say("starting dockerd: %s", strerror(-pid));
 		sv->restart_at_ms = now_ms() + sv->backoff_ms;
@@ -655,10 +674,27 @@ static void stop_ready_probe(struct supervisor *sv, int64_t retry_in_ms)
 	sv->probe_at_ms = now_ms() + retry_in_ms;
 }
 
+static void set_ready_file(bool ready)
+{
+	int fd;
+
+	if (!ready) {
+		unlink(DOCKERD_READY_FILE);
+		return;
+	}
+	mkdir_p(AGENTBOX_RUN_DIR, 0755);
+	fd = open(DOCKERD_READY_FILE, O_WRONLY | O_CREAT | O_CLOEXEC, 0644);
+	if (fd < 0)
+		say(DOCKERD_READY_FILE ": %s", strerror(errno));
+	else
+		close(fd);
+}
+
 static void ready_probe_event(struct supervisor *sv)
 {
 	if (ready_probe_answered(sv->ready_probe_fd)) {
 		sv->dockerd_ready = true;
+		set_ready_file(true);
 		mark_phase(PHASE_DOCKERD_READY);
 		stop_ready_probe(sv, 0);
 	} else {
@@ -722,7 +758,7 @@ static void start_job(struct supervisor *sv)
 	sv->job_started = true;
 	if (chdir("/job") < 0)
 		say("chdir /job: %s", strerror(errno));
-	pid = spawn(argv, "job.scope", NULL);
+	pid = spawn(argv, "job.scope", NULL, -1, "0");
 	(void)!chdir("/");
 	if (pid < 0) {
 		say("starting the job: %s", strerror(-pid));
@@ -752,6 +788,7 @@ static void dockerd_exited(struct supervisor *sv, int status)
 		say("its log is " DOCKERD_LOG);
 	sv->dockerd.pid = 0;
 	sv->dockerd_ready = false;
+	set_ready_file(false);
 	stop_ready_probe(sv, 0);
 	if (sv->stopping)
 		return;
@@ -763,6 +800,40 @@ static void dockerd_exited(struct supervisor *sv, int status)
 	sv->backoff_ms *= 2;
 	if (sv->backoff_ms > RESTART_BACKOFF_MAX_MS)
 		sv->backoff_ms = RESTART_BACKOFF_MAX_MS;
+}
+
+static void start_agentd(struct supervisor *sv)
+{
+	static const char *const argv[] = { "agentboxd", NULL };
+	pid_t pid;
+
+	sv->agentd_restart_at_ms = 0;
+	pid = spawn(argv, "agentboxd.scope", AGENTD_LOG, agentd_fd, "-1000");
+	if (pid < 0) {
+		say("starting agentboxd: %s", strerror(-pid));
+		sv->agentd_restart_at_ms = now_ms() + sv->agentd_backoff_ms;
+		return;
+	}
+	sv->agentd = (struct child){ .pid = pid, .started_ms = now_ms() };
+}
+
+/* The same policy as dockerd's: back off only when it keeps dying young. */
+static void agentd_exited(struct supervisor *sv, int status)
+{
+	int64_t ran = now_ms() - sv->agentd.started_ms;
+
+	describe_exit("agentboxd", status);
+	sv->agentd.pid = 0;
+	if (sv->stopping)
+		return;
+	if (ran >= HEALTHY_RUN_MS)
+		sv->agentd_backoff_ms = 1000;
+	say("restarting agentboxd in %lld ms; its log is " AGENTD_LOG,
+	    (long long)sv->agentd_backoff_ms);
+	sv->agentd_restart_at_ms = now_ms() + sv->agentd_backoff_ms;
+	sv->agentd_backoff_ms *= 2;
+	if (sv->agentd_backoff_ms > RESTART_BACKOFF_MAX_MS)
+		sv->agentd_backoff_ms = RESTART_BACKOFF_MAX_MS;
 }
 
 static void job_exited(struct supervisor *sv, int status)
@@ -783,6 +854,8 @@ static void reap_children(struct supervisor *sv)
 			dockerd_exited(sv, status);
 		else if (pid == sv->job.pid)
 			job_exited(sv, status);
+		else if (pid == sv->agentd.pid)
+			agentd_exited(sv, status);
 	}
 }
 
@@ -853,16 +926,24 @@ static void read_console(struct supervisor *sv)
 		console_byte(sv, buf[i]);
 }
 
+static int64_t earliest(int64_t a, int64_t b)
+{
+	if (!a)
+		return b;
+	return b && b < a ? b : a;
+}
+
 static int poll_timeout(const struct supervisor *sv)
 {
-	int64_t wait;
+	int64_t wait, at;
 
 	if (sv->dockerd.pid && !sv->dockerd_ready && sv->ready_probe_fd < 0) {
 		wait = sv->probe_at_ms - now_ms();
 		return wait > 0 ? (int)wait : 0;
 	}
-	if (sv->restart_at_ms) {
-		wait = sv->restart_at_ms - now_ms();
+	at = earliest(sv->restart_at_ms, sv->agentd_restart_at_ms);
+	if (at) {
+		wait = at - now_ms();
 		return wait > 0 ? (int)wait : 0;
 	}
 	return -1;
@@ -870,6 +951,9 @@ static int poll_timeout(const struct supervisor *sv)
 
 static void tick(struct supervisor *sv)
 {
+	if (agentd_fd >= 0 && !sv->agentd.pid && sv->agentd_restart_at_ms &&
+	    now_ms() >= sv->agentd_restart_at_ms)
+		start_agentd(sv);
 	if (cfg.docker && !sv->dockerd.pid && sv->restart_at_ms &&
 	    now_ms() >= sv->restart_at_ms)
 		start_dockerd(sv);
@@ -940,7 +1024,10 @@ static __attribute__((noreturn)) void shut_down(struct supervisor *sv, int sfd)
 
 static __attribute__((noreturn)) void supervise(int sfd)
 {
-	struct supervisor sv = { .backoff_ms = 1000, .ready_probe_fd = -1, .run_watch_fd = -1 };
+	struct supervisor sv = {
+		.backoff_ms = 1000, .agentd_backoff_ms = 1000,
+		.ready_probe_fd = -1, .run_watch_fd = -1,
+	};
 	struct pollfd pfd[4] = {
 		{ .fd = sfd, .events = POLLIN },
 		{ .fd = STDIN_FILENO, .events = POLLIN },
@@ -949,6 +1036,8 @@ static __attribute__((noreturn)) void supervise(int sfd)
 	};
 
 	quiet_console();
+	if (agentd_fd >= 0)
+		start_agentd(&sv);
 	if (cfg.docker) {
 		watch_for_docker_socket(&sv);
 		start_dockerd(&sv);
@@ -1012,6 +1101,9 @@ int main(void)
 		power_off(EXIT_POWEROFF);
 	}
 	set_oom_score_adj("-1000");
+	agentd_fd = open(AGENTD_PATH, O_RDONLY | O_CLOEXEC);
+	if (agentd_fd < 0)
+		say(AGENTD_PATH ": %s; no guest agent", strerror(errno));
 
 	if (mount_overlay_root() || switch_root())
 		fatal("cannot mount the root filesystem from %s", cfg.root);
