@@ -21,6 +21,7 @@
 
 #include "boot.h"
 #include "boottimer.h"
+#include "cli_agent.h"
 #include "compiler.h"
 #include "devices.h"
 #include "irq.h"
@@ -455,6 +456,8 @@ static int run(struct vmm *m)
 static void usage(void)
 {
 	fputs(opts_usage, stdout);
+	fputs("\nThe guest agent:\n", stdout);
+	fputs(cli_agent_usage, stdout);
 }
 
 int main(int argc, char *argv[])
@@ -470,6 +473,8 @@ int main(int argc, char *argv[])
 		usage();
 		return 0;
 	}
+	if (cli_agent_is_command(argv[1]))
+		return cli_agent_main(argc - 1, argv + 1);
 	if (strcmp(argv[1], "run"))
 		die(EXIT_SETUP, "%s: unknown command (see 'agentbox --help')",
 		    argv[1]);
