@@ -222,6 +222,32 @@ static int snapshot_seeds(const char *base)
 	return err;
 }
 
+/* An EXEC frame of "sh -c true" in /tmp with one variable, and a PUT. */
+static int agent_protocol_seeds(const char *base)
+{
+	static const uint8_t exec_frame[] = {
+		51, 0, 0, 0, 1, 0x10, 0, 0, 1, 0, 0, 0,
+		0, 0, 0, 0, 80, 0, 24, 0,
+		4, 0, 0, 0, '/', 't', 'm', 'p',
+		3, 0, 0, 0, 2, 0, 0, 0, 's', 'h', 2, 0, 0, 0, '-', 'c',
+		4, 0, 0, 0, 't', 'r', 'u', 'e',
+		1, 0, 0, 0, 3, 0, 0, 0, 'A', '=', '1',
+	};
+	static const uint8_t put_frame[] = {
+		14, 0, 0, 0, 1, 0x11, 0, 0, 2, 0, 0, 0,
+		0xa4, 1, 0, 0, 6, 0, 0, 0, '/', 't', 'm', 'p', '/', 'x',
+	};
+	char dir[4096];
+	int err;
+
+	err = make_dir(base, "fuzz_agent_protocol", dir, sizeof(dir));
+	if (!err)
+		err = write_file(dir, "exec", exec_frame, sizeof(exec_frame), NULL, 0);
+	if (!err)
+		err = write_file(dir, "put", put_frame, sizeof(put_frame), NULL, 0);
+	return err;
+}
+
 int main(int argc, char **argv)
 {
 	int err;
@@ -237,6 +263,8 @@ int main(int argc, char **argv)
 		err = virtio_seeds(argv[1]);
 	if (!err)
 		err = snapshot_seeds(argv[1]);
+	if (!err)
+		err = agent_protocol_seeds(argv[1]);
 	if (err) {
 		fprintf(stderr, "mkseeds: %s: %s\n", argv[1], strerror(-err));
 		return 1;

@@ -1,0 +1,254 @@
+/*
+ * The agent protocol's codec (guest-agent/protocol.c), its frame stream
+ * (wire.c) and SHA-256, as the guest agent and the host client use them.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <sys/socket.h>
+
+#include "check.h"
+#include "protocol.h"
+#include "sha256.h"
+#include "wire.h"
+
+static uint8_t payload[PROTO_PAYLOAD_MAX];
+static struct proto_exec exec_req;
+
+static void test_header_round_trip(struct check *c)
+{
+	struct proto_hdr h = { .len = 77, .version = PROTO_VERSION, .type = P_EXEC,
+			       .channel = 0xdeadbeef }, got;
+	uint8_t raw[PROTO_HDR_SIZE];
+
+	proto_hdr_encode(raw, &h);
+	CHECK_U64(c, get32(raw), 77);
+	CHECK_INT(c, proto_hdr_decode(raw, &got), 0);
+	CHECK_U64(c, got.channel, 0xdeadbeef);
+	CHECK_U64(c, got.type, P_EXEC);
+}
+
+static void test_header_rejects(struct check *c)
+{
+	struct proto_hdr h = { .len = 0, .version = PROTO_VERSION, .type = P_HELLO }, got;
+	uint8_t raw[PROTO_HDR_SIZE];
+
+	h.version = 2;
+	proto_hdr_encode(raw, &h);
+	CHECK_INT(c, proto_hdr_decode(raw, &got), -EPROTO);
+	h.version = PROTO_VERSION;
+	h.len = PROTO_PAYLOAD_MAX + 1;
+	proto_hdr_encode(raw, &h);
+	CHECK_INT(c, proto_hdr_decode(raw, &got), -EMSGSIZE);
+	h.len = 0;
+	h.type = 0x7f;
+	proto_hdr_encode(raw, &h);
+	CHECK_INT(c, proto_hdr_decode(raw, &got), -EBADMSG);
+	h.type = P_HELLO;
+	h.flags = 1;
+	proto_hdr_encode(raw, &h);
+	CHECK_INT(c, proto_hdr_decode(raw, &got), -EBADMSG);
+}
+
+static size_t encode_exec(void)
+{
+	char *argv[] = { "sh", "-c", "echo hi", NULL };
+	char *envp[] = { "A=1", NULL };
+	struct proto_buf b = { .p = payload, .cap = sizeof(payload) };
+
+	if (proto_exec_encode(&b, PROTO_EXEC_TTY, 30, 100, "/tmp", argv, envp))
+		return 0;
+	return b.len;
+}
+
+static void test_exec_round_trip(struct check *c)
+{
+	size_t len = encode_exec();
+
+	if (!CHECK(c, len > 0))
+		return;
+	CHECK_INT(c, proto_exec_decode(payload, len, &exec_req), 0);
+	CHECK_U64(c, exec_req.argc, 3);
+	CHECK_STR(c, exec_req.argv[2], "echo hi");
+	CHECK(c, exec_req.argv[3] == NULL);
+	CHECK_STR(c, exec_req.envp[0], "A=1");
+	CHECK_STR(c, exec_req.cwd, "/tmp");
+	CHECK_U64(c, exec_req.rows, 30);
+	CHECK_U64(c, exec_req.cols, 100);
+}
+
+/* Every proper prefix of a valid request is a truncated one. */
+static void test_exec_truncated(struct check *c)
+{
+	size_t len = encode_exec(), cut;
+
+	for (cut = 0; cut < len; cut++)
+		if (!CHECK_INT(c, proto_exec_decode(payload, cut, &exec_req), -EBADMSG))
+			return;
+	payload[len] = 0;
+	CHECK_INT(c, proto_exec_decode(payload, len + 1, &exec_req), -EBADMSG);
+}
+
+static void test_exec_limits(struct check *c)
+{
+	struct proto_buf b = { .p = payload, .cap = sizeof(payload) };
+	static char *many[PROTO_ARGS_MAX + 2];
+	char *empty[] = { NULL };
+	size_t i;
+
+	for (i = 0; i <= PROTO_ARGS_MAX; i++)
+		many[i] = "x";
+	CHECK_INT(c, proto_exec_encode(&b, 0, 0, 0, "", many, NULL), -E2BIG);
+	b.len = 0;
+	b.bad = false;
+	CHECK_INT(c, proto_exec_encode(&b, 0, 0, 0, "", empty, NULL), -E2BIG);
+	/* argc beyond the limit, claimed by a hand-made payload */
+	b = (struct proto_buf){ .p = payload, .cap = sizeof(payload) };
+	proto_put_u32(&b, 0);
+	proto_put_u32(&b, 0);
+	proto_put_str(&b, "");
+	proto_put_u32(&b, PROTO_ARGS_MAX + 1);
+	CHECK_INT(c, proto_exec_decode(payload, b.len, &exec_req), -EBADMSG);
+	/* a string with a NUL inside */
+	b = (struct proto_buf){ .p = payload, .cap = sizeof(payload) };
+	proto_put_u32(&b, 0);
+	proto_put_u32(&b, 0);
+	proto_put_u32(&b, 3);
+	proto_put_bytes(&b, "a\0b", 3);
+	proto_put_u32(&b, 0);
+	proto_put_u32(&b, 0);
+	CHECK_INT(c, proto_exec_decode(payload, b.len, &exec_req), -EBADMSG);
+}
+
+static void test_path_decode(struct check *c)
+{
+	struct proto_buf b = { .p = payload, .cap = sizeof(payload) };
+	char path[64];
+	uint32_t mode;
+
+	proto_put_u32(&b, 0644);
+	proto_put_str(&b, "/tmp/x");
+	CHECK_INT(c, proto_path_decode(payload, b.len, &mode, true, path, sizeof(path)), 0);
+	CHECK_STR(c, path, "/tmp/x");
+	CHECK_U64(c, mode, 0644);
+	CHECK_INT(c, proto_path_decode(payload, b.len, &mode, false, path, sizeof(path)),
+		  -EBADMSG);
+	put16(payload, 0);
+	payload[2] = 1;	/* mode 0x10000: not a permission */
+	CHECK_INT(c, proto_path_decode(payload, b.len, &mode, true, path, sizeof(path)),
+		  -EBADMSG);
+	CHECK_INT(c, proto_path_decode(payload + 4, b.len - 4, &mode, false, path, 4),
+		  -EBADMSG);
+}
+
+static void hex(const uint8_t *d, char *out)
+{
+	int i;
+
+	for (i = 0; i < 32; i++)
+		sprintf(out + 2 * i, "%02x", d[i]);
+}
+
+static void test_sha256_vectors(struct check *c)
+{
+	struct sha256 s;
+	uint8_t d[32];
+	char h[65];
+	int i;
+
+	sha256_init(&s);
+	sha256_final(&s, d);
+	hex(d, h);
+	CHECK_STR(c, h, "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855");
+	sha256_init(&s);
+	sha256_update(&s, "abc", 3);
+	sha256_final(&s, d);
+	hex(d, h);
+	CHECK_STR(c, h, "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
+	sha256_init(&s);
+	memset(payload, 'a', 1000);
+	for (i = 0; i < 1000; i++)
+		sha256_update(&s, payload, 1000);
+	sha256_final(&s, d);
+	hex(d, h);
+	CHECK_STR(c, h, "cdc76e5c9914fb9281a1c7e284d73e67f1809a48a497200e046d39ccc7112cd0");
+}
+
+/* Frames survive a byte stream delivered one byte at a time. */
+static void test_wire_byte_at_a_time(struct check *c)
+{
+	static struct wire tx, rx;
+	const uint8_t *p;
+	struct proto_hdr h;
+	int sv[2], got = 0, n;
+	size_t i;
+
+	if (!CHECK(c, socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK, 0, sv) == 0))
+		return;
+	wire_init(&tx, sv[0]);
+	wire_init(&rx, sv[1]);
+	CHECK_INT(c, wire_send_u32(&tx, P_WINDOW, 5, 1234), 0);
+	CHECK_INT(c, wire_send(&tx, P_DATA_OUT, 6, "hello", 5), 0);
+	for (i = 0; i < tx.tx_len; i++)
+		if (write(sv[0], tx.tx + i, 1) != 1)
+			break;
+	for (n = 1; n > 0 && got < 2; ) {
+		n = wire_fill(&rx);
+		if (wire_frame(&rx, &h, &p)) {
+			CHECK_U64(c, h.channel, got ? 6 : 5);
+			CHECK_U64(c, h.len, got ? 5 : 4);
+			wire_consume(&rx);
+			got++;
+			n = 1;
+		}
+	}
+	CHECK_INT(c, got, 2);
+	close(sv[0]);
+	CHECK_INT(c, wire_fill(&rx), -EPIPE);
+	close(sv[1]);
+}
+
+static void test_wire_truncated_and_bounded(struct check *c)
+{
+	static struct wire w;
+	uint8_t raw[PROTO_HDR_SIZE + 2];
+	struct proto_hdr h = { .len = 10, .version = PROTO_VERSION, .type = P_DATA_IN,
+			       .channel = 1 };
+	int sv[2], n;
+
+	if (!CHECK(c, socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK, 0, sv) == 0))
+		return;
+	proto_hdr_encode(raw, &h);
+	CHECK(c, write(sv[0], raw, sizeof(raw)) == sizeof(raw));
+	close(sv[0]);
+	wire_init(&w, sv[1]);
+	do
+		n = wire_fill(&w);
+	while (n > 0);
+	CHECK_INT(c, n, -ENODATA);
+	close(sv[1]);
+	/* The send buffer refuses rather than grows. */
+	wire_init(&w, -1);
+	while (wire_send(&w, P_DATA_OUT, 1, payload, PROTO_CHUNK_MAX) == 0)
+		;
+	CHECK(c, w.tx_len <= WIRE_TX_CAP);
+	CHECK(c, !wire_data_room(&w));
+	CHECK_INT(c, wire_send(&w, P_DATA_OUT, 1, payload, PROTO_PAYLOAD_MAX + 1), -EMSGSIZE);
+}
+
+int main(void)
+{
+	RUN("agent-protocol", test_header_round_trip);
+	RUN("agent-protocol", test_header_rejects);
+	RUN("agent-protocol", test_exec_round_trip);
+	RUN("agent-protocol", test_exec_truncated);
+	RUN("agent-protocol", test_exec_limits);
+	RUN("agent-protocol", test_path_decode);
+	RUN("agent-protocol", test_sha256_vectors);
+	RUN("agent-protocol", test_wire_byte_at_a_time);
+	RUN("agent-protocol", test_wire_truncated_and_bounded);
+	return check_exit();
+}
