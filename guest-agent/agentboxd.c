@@ -16,6 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <sys/prctl.h>
 #include <sys/signalfd.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -131,13 +132,19 @@ static int open_port(void)
 	return fd;
 }
 
-static void conn_reset(struct conn *c)
+static void conn_drop_channels(struct conn *c)
 {
 	unsigned int i;
 
 	for (i = 0; i < PROTO_CHANNEL_MAX; i++)
 		if (c->chans[i])
 			chan_free(c, c->chans[i]);
+	c->greeted = false;
+}
+
+static void conn_reset(struct conn *c)
+{
+	conn_drop_channels(c);
 	wire_reset(&c->wire);
 	c->greeted = false;
 	c->failed = false;
@@ -168,12 +175,8 @@ static const char *fail_reason(int err)
  * channel, and end the session once the reply is out. */
 static void conn_fail(struct conn *c, int err)
 {
-	unsigned int i;
-
 	say("closing a session: %s", fail_reason(err));
-	for (i = 0; i < PROTO_CHANNEL_MAX; i++)
-		if (c->chans[i])
-			chan_free(c, c->chans[i]);
+	conn_drop_channels(c);
 	wire_send_error(&c->wire, 0, err, fail_reason(err));
 	c->failed = true;
 }
@@ -203,7 +206,13 @@ static int dispatch(struct conn *c, const struct proto_hdr *h, const uint8_t *p)
 {
 	struct channel *ch;
 
-	if (!c->greeted)
+	/*
+	 * A HELLO starts a new session: over the console port a new host
+	 * client can connect before the old one's hangup is seen here.
+	 */
+	if (h->type == P_HELLO && c->greeted)
+		conn_drop_channels(c);
+	if (!c->greeted || h->type == P_HELLO)
 		return hello(c, h, p);
 	switch (h->type) {
 	case P_EXEC:
@@ -422,6 +431,16 @@ static void slot_event(const struct slot *s, short revents)
 		chan_pump_out(s->conn, ch, s->what == SLOT_OUT ? ch->out_fd : ch->err_fd);
 }
 
+/*
+ * Input that no poll event will move: dropped input of a reader that went
+ * away, and an end of input that came after the last byte was written.
+ */
+static bool chan_in_idle(const struct channel *ch)
+{
+	return (ch->in_len && ch->in_broken) ||
+	       (ch->in_eof && !ch->in_len && ch->in_fd >= 0);
+}
+
 /* After each round: flush, finish channels, and retire failed sessions. */
 static void settle(void)
 {
@@ -433,7 +452,7 @@ static void settle(void)
 		if (!c->used)
 			continue;
 		for (j = 0; j < PROTO_CHANNEL_MAX; j++) {
-			if (c->chans[j] && c->chans[j]->in_len && c->chans[j]->in_broken)
+			if (c->chans[j] && chan_in_idle(c->chans[j]))
 				chan_pump_in(c, c->chans[j]);
 			if (c->chans[j])
 				chan_check_done(c, c->chans[j]);
@@ -475,6 +494,8 @@ static int setup(void)
 	sigset_t set;
 	int fd;
 
+	/* Started from an fd, its name would be the fd's number. */
+	prctl(PR_SET_NAME, "agentboxd");
 	fd = open("/proc/self/oom_score_adj", O_WRONLY | O_CLOEXEC);
 	if (fd < 0 || write(fd, "-1000", 5) != 5)
 		say("oom_score_adj -1000: %s", strerror(errno));

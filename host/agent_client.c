@@ -19,6 +19,7 @@
 
 #define VSOCK_PREFIX	"vsock:"
 #define POLL_MAX	(1 + 3 * PROTO_CHANNEL_MAX)
+#define HELLO_RESEND_MS	1000
 
 static int64_t now_ms(void)
 {
@@ -26,6 +27,11 @@ static int64_t now_ms(void)
 
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static int64_t min64(int64_t a, int64_t b)
+{
+	return a < b ? a : b;
 }
 
 static int wait_fd(int fd, short events, int64_t deadline)
@@ -150,21 +156,36 @@ static int hello(struct agent_session *s, int64_t deadline)
 	struct proto_hdr h;
 	int n, err;
 
-	err = wire_send_u32(&s->wire, P_HELLO, 0, PROTO_MAGIC) ?: flush_all(s, deadline);
-	if (err)
-		return err;
-	while (!wire_frame(&s->wire, &h, &p)) {
-		n = wire_fill(&s->wire);
-		if (n < 0)
-			return n == -EPIPE ? -ECONNRESET : n;
-		if (n == 0 && (err = wait_fd(s->wire.fd, POLLIN, deadline)))
-			return err;
+	int64_t resend = 0;
+
+	/* Over the console port, frames meant for a previous client may come
+	 * first; everything up to our HELLO's answer is theirs. A HELLO is
+	 * repeated while unanswered: one sent while the guest still saw the
+	 * previous client was seen to go unanswered; a repeat only restarts
+	 * the still-empty session. */
+	for (;;) {
+		while (!wire_frame(&s->wire, &h, &p)) {
+			if (now_ms() >= resend) {
+				err = wire_send_u32(&s->wire, P_HELLO, 0, PROTO_MAGIC) ?:
+				      flush_all(s, deadline);
+				if (err)
+					return err;
+				resend = now_ms() + HELLO_RESEND_MS;
+			}
+			n = wire_fill(&s->wire);
+			if (n < 0)
+				return n == -EPIPE ? -ECONNRESET : n;
+			if (n == 0 && (err = wait_fd(s->wire.fd, POLLIN, min64(deadline, resend))) &&
+			    now_ms() >= deadline)
+				return err;
+		}
+		cur = (struct proto_cursor){ .p = p, .len = h.len };
+		if (h.type == P_HELLO && h.channel == 0)
+			break;
+		wire_consume(&s->wire);
 	}
-	cur = (struct proto_cursor){ .p = p, .len = h.len };
-	if (h.type != P_HELLO || proto_get_u32(&cur) != PROTO_MAGIC)
-		return -EPROTO;
 	wire_consume(&s->wire);
-	return 0;
+	return proto_get_u32(&cur) == PROTO_MAGIC ? 0 : -EPROTO;
 }
 
 /* Takes FD; greets the agent within TIMEOUT_MS. */
@@ -273,9 +294,15 @@ struct agent_chan *agent_exec(struct agent_session *s, char *const argv[],
 	static uint8_t buf[PROTO_PAYLOAD_MAX];
 	struct proto_buf b = { .p = buf, .cap = sizeof(buf) };
 
+	struct agent_chan *ch;
+
 	if (proto_exec_encode(&b, tty ? PROTO_EXEC_TTY : 0, 0, 0, cwd, argv, envp))
 		return NULL;
-	return open_chan(s, chan_new(s, in_fd, out_fd, err_fd), P_EXEC, &b);
+	ch = open_chan(s, chan_new(s, in_fd, out_fd, err_fd), P_EXEC, &b);
+	/* No input: the command's stdin reads end-of-file at once. */
+	if (ch && in_fd < 0)
+		wire_send(&s->wire, P_EOF_IN, ch->id, NULL, 0);
+	return ch;
 }
 
 static struct agent_chan *path_chan(struct agent_session *s, struct agent_chan *ch,
@@ -446,9 +473,10 @@ static void on_frame(struct agent_session *s, const struct proto_hdr *h, const u
 		on_error(s, h->channel ? ch : NULL, h, p);
 		return;
 	}
-	/* Frames for a channel already released are moot. */
+	/* Frames for a channel already released are moot, and so are the
+	 * answers to a repeated HELLO. */
 	if (!ch) {
-		if (!h->channel)
+		if (!h->channel && h->type != P_HELLO)
 			broken(s, "unexpected frame from the guest agent");
 		return;
 	}
