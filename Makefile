@@ -25,7 +25,7 @@ help:
 	@echo "  make test        the whole suite (unit, image under QEMU, bad inputs)"
 	@echo "  make check       unit tests and fuzz smoke runs, no VMs"
 	@echo "  make fuzz        every libFuzzer target for FUZZ_SECONDS (default 300) each"
-	@echo "  make bench       print build and boot measurements"
+	@echo "  make bench       print build, boot and guest-agent measurements"
 	@echo "  make bootprofile per-phase boot cost in deterministic guest time"
 	@echo "                   (PROFILE=\"target and options\", see tools/boot-profile --help;"
 	@echo "                   tools/boot-compare A B compares two)"
@@ -112,6 +112,7 @@ fuzz: | deps
 bench: | deps
 	@$(MAKE) --no-print-directory image
 	@tools/bench-image
+	@tools/bench-agent
 
 # Deterministic per-phase boot cost (tools/boot-profile --help); for example
 # make bootprofile PROFILE="--no-docker my-fragments/".
