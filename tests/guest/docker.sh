@@ -38,6 +38,10 @@ check "dockerd answers on /run/docker.sock" "linux" \
 	docker -H unix:///run/docker.sock version --format '{{.Server.Os}}'
 # State 0A is LISTEN: nothing in the sandbox's own namespace listens on TCP.
 check "no TCP listener" "" awk '$4 == "0A"' /proc/net/tcp /proc/net/tcp6
+check "dockerd is protected from the OOM killer" "-1000" \
+	sh -c 'cat /proc/$(pidof dockerd)/oom_score_adj'
+check "the init marks dockerd ready for the agent" "ready" \
+	sh -c 'test -e /run/agentbox/dockerd-ready && echo ready'
 check "docker info: overlay2 on cgroup v2" "overlay2 2" \
 	docker info --format '{{.Driver}} {{.CgroupVersion}}'
 

@@ -26,6 +26,10 @@ check "hostname" "agentbox" hostname
 check "loopback is up" "up" sh -c 'ip link show lo | grep -q "UP" && echo up'
 check "the writable layer accepts writes" "written" sh -c 'echo written >/etc/agentbox-test && cat /etc/agentbox-test'
 check "init is protected from the OOM killer" "-1000" cat /proc/1/oom_score_adj
+check "agentboxd is protected from the OOM killer" "-1000" \
+	sh -c 'cat /proc/$(pidof agentboxd)/oom_score_adj'
+check "agentboxd runs in its own cgroup" "0::/agentboxd.scope" \
+	sh -c 'cat /proc/$(pidof agentboxd)/cgroup'
 check "no dockerd with agentbox.docker=0" "" sh -c 'pidof dockerd'
 [ -z "$SCRATCH_MARK" ] || echo "$SCRATCH_MARK" >/root/scratch-mark
 exit $failures
