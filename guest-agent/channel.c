@@ -275,8 +275,7 @@ static int exec_open(struct conn *c, struct channel *ch, const uint8_t *p, size_
 	return 0;
 }
 
-static void put_open(struct conn *c, struct channel *ch, const uint8_t *p, size_t len,
-		     uint32_t mode)
+static void put_open(struct conn *c, struct channel *ch, uint32_t mode)
 {
 	int fd;
 
@@ -287,8 +286,6 @@ static void put_open(struct conn *c, struct channel *ch, const uint8_t *p, size_
 		chan_error(c, ch, -errno, ch->path);
 		return;
 	}
-	(void)p;
-	(void)len;
 	fchmod(fd, mode);
 	ch->file_fd = ch->in_fd = fd;
 	sha256_init(&ch->hash);
@@ -388,7 +385,7 @@ int chan_open(struct conn *c, const struct proto_hdr *h, const uint8_t *p)
 	if (proto_path_decode(p, h->len, &mode, h->type == P_PUT, ch->path, sizeof(ch->path)))
 		return -EBADMSG;
 	if (h->type == P_PUT)
-		put_open(c, ch, p, h->len, mode);
+		put_open(c, ch, mode);
 	else if (h->type == P_GET)
 		get_open(c, ch);
 	else

@@ -103,8 +103,11 @@ static int run_exec(struct agent_session *s, struct agent_chan *ch)
 		if (sig.revents && read(sig.fd, &si, sizeof(si)) == sizeof(si))
 			agent_signal(s, ch, si.ssi_signo);
 	}
-	if (ch->err)
-		return pr_err("exec: %s", ch->msg), ch->err == ENOENT ? 127 : 126;
+	if (ch->err) {
+		pr_err("exec: %s", ch->msg);
+		/* The shell's statuses for "not found" and "cannot run". */
+		return ch->err == ENOENT ? 127 : 126;
+	}
 	return exit_status(ch);
 }
 
