@@ -41,6 +41,7 @@ if [ $? -ne 42 ]; then
 	echo "agentbox-l1: this L1 cannot enter an L2"
 	exit 99
 fi
+pass "a guest's write to port 0xf4 is the exit status (42)"
 
 L2_CMDLINE=agentbox.docker=0
 l2 vmlinux 300 poweroff.ext4 --kernel "$job/vmlinux" --initrd "$job/initramfs.cpio" --mem 512M
@@ -63,8 +64,11 @@ else
 fi
 
 l2 status 300 status7.ext4 --kernel "$job/vmlinux" --initrd "$job/initramfs.cpio" --mem 512M
-[ $rc -eq 7 ] && pass "the guest's exit status reaches the loader's" ||
-	fail "the guest's exit status reaches the loader's" "status $rc, expected 7" "$log"
+if [ $rc -eq 7 ]; then
+	pass "a job's exit status becomes the loader's"
+else
+	fail "a job's exit status becomes the loader's" "status $rc, expected 7" "$log"
+fi
 
 l2 triple-fault 120 poweroff.ext4 --kernel "$job/triple-fault.elf" --mem 64M
 if [ $rc -eq 122 ] && grep -qi 'triple fault\|reset' "$log" && grep -qi 'rip' "$log"; then
@@ -73,7 +77,8 @@ else
 	fail "a triple fault exits 122 with registers" "status $rc" "$log"
 fi
 
-# SIGTERM: the loader asks the guest over its console, the init stops cleanly.
+# SIGTERM: the loader asks the guest over its console, the init stops
+# cleanly. The watchdog turns a loader that ignores it into a failure.
 log=/tmp/sigterm.log
 "$job/agentbox" run --console "$log" --kernel "$job/vmlinux" --initrd "$job/initramfs.cpio" \
 	--disk /dev/vda,ro --mem 512M --cmdline agentbox.docker=0 2>>/tmp/sigterm.err &
@@ -81,8 +86,11 @@ pid=$!
 i=0
 while ! grep -q 'phase=rootfs' "$log" 2>/dev/null && [ $i -lt 300 ]; do sleep 1; i=$((i + 1)); done
 kill -TERM $pid
+(sleep 120 && kill -KILL $pid) 2>/dev/null &
+watchdog=$!
 wait $pid
 rc=$?
+kill $watchdog 2>/dev/null
 if [ $rc -eq 0 ] && grep -q 'poweroff requested on the console' "$log"; then
 	pass "SIGTERM powers the guest off cleanly, status 0"
 else
