@@ -1,7 +1,7 @@
 # The loader's tests, run inside the L1 VM (tests/loader-l1.test) as its job.
 # /dev/kvm here is nested SVM under QEMU TCG, so every L2 below is a real
 # KVM guest of the agentbox loader. Prints one PASS/FAIL line per case.
-suite=loader
+suite=loader-l1
 job=/job
 failures=0
 
@@ -34,8 +34,8 @@ fi
 
 # An L1 whose kernel does not know its TSC rate never enters an L2 at all
 # (KVM_RUN spins before the first guest instruction, whatever the guest;
-# tests/l1/run passes tsc_early_khz= for this). A one-instruction guest
-# tells such a boot apart in seconds. Status 99 means exactly that.
+# tests/loader-l1.test passes tsc_early_khz= for this). A one-instruction
+# guest tells such a boot apart in seconds. Status 99 means exactly that.
 timeout -s KILL 60 "$job/agentbox" run --kernel "$job/exit42.elf" --mem 64M >/tmp/probe.log 2>&1
 if [ $? -ne 42 ]; then
 	echo "agentbox-l1: this L1 cannot enter an L2"
