@@ -12,7 +12,7 @@ export KERNEL_SRC SOURCE_DATE_EPOCH
 
 .DELETE_ON_ERROR:
 .PHONY: all help image kernel initramfs rootfs deps demo test check fuzz bench \
-	loader l1-kernel test-loader \
+	loader l1-kernel test-loader bench-loader \
 	check-config kernel-menuconfig kernel-savefragment clean
 
 all: image
@@ -24,7 +24,8 @@ help:
 	@echo "  make check       unit tests and fuzz smoke runs, no VMs"
 	@echo "  make fuzz        every libFuzzer target for FUZZ_SECONDS (default 300) each"
 	@echo "  make bench       print build and boot measurements"
-	@echo "  make test-loader only the loader's nested-KVM suite (a few minutes)"
+	@echo "  make test-loader only the loader's nested-KVM suite (10-15 minutes)"
+	@echo "  make bench-loader the same run, then its agentbox-vs-QEMU table"
 	@echo "  make image       kernel + initramfs + rootfs into $(BUILD)/"
 	@echo "  make kernel | initramfs | rootfs"
 	@echo "  make check-config         Docker's kernel requirements against the built config"
@@ -85,10 +86,18 @@ l1-kernel: | deps
 	@KERNEL_EXTRA_FRAGMENTS=tests/l1/kvm-host.config tools/build-kernel $(BUILD)/l1
 
 # The loader's nested-KVM suite (tests/loader-l1.test), which make test
-# runs too; this is the shortcut for it alone.
+# runs too; this is the shortcut for it alone. Its L1 run ends with the
+# agentbox-vs-QEMU benchmark, which bench-loader prints whatever the tests
+# said.
 test-loader: | deps
 	@$(MAKE) --no-print-directory image
 	@tests/run loader-l1
+
+bench-loader: | deps
+	@$(MAKE) --no-print-directory image
+	@tests/run loader-l1 || true
+	@echo "== loader benchmark ($(BUILD)/test-logs/loader-bench.txt)"
+	@cat $(BUILD)/test-logs/loader-bench.txt
 
 check: | deps
 	@tests/run --check
