@@ -71,7 +71,7 @@ kernel-savefragment: | deps
 	@tools/kernel-menuconfig --save $(BUILD) kernel-config/90-local.config
 
 demo: | deps
-	@$(MAKE) --no-print-directory image
+	@$(MAKE) --no-print-directory image loader
 	@tools/demo $(BUILD)
 
 test: | deps
