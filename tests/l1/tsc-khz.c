@@ -4,7 +4,7 @@
  * QEMU TCG's guest TSC is the host's TSC, but the L1 kernel cannot always
  * measure it: its PIT calibration is timing-sensitive and fails on many
  * TCG boots, and microvm has no HPET or ACPI PM timer to fall back on.
- * tests/l1/run hands the L1 this value as tsc_early_khz= instead.
+ * tests/loader-l1.test hands the L1 this value as tsc_early_khz= instead.
  */
 #include <stdint.h>
 #include <stdio.h>
