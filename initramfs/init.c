@@ -239,6 +239,12 @@ static __attribute__((noreturn)) void power_off(int status)
 	mark_phase(PHASE_POWEROFF);
 	say("power off, status %d", status);
 	sync();
+	/*
+	 * A console write returns once the bytes are in the tty's buffer, and
+	 * the exit port ends the VM at once: wait until the UART has sent
+	 * them, or the last lines (a failure's reason above all) are lost.
+	 */
+	tcdrain(STDERR_FILENO);
 	if (ioperm(EXIT_PORT, 1, 1) == 0)
 		outb((uint8_t)status, EXIT_PORT);
 	else
