@@ -111,63 +111,69 @@ else
 	fail "docker run works inside the L2" "status $rc" "$log"
 fi
 
-# The benchmark: the same guest (vmlinux, initramfs, this rootfs read-only,
+. "$job/vsock-check.sh"
+. "$job/agent-check.sh"
+
+# The benchmark, when make bench-loader puts $job/bench there: the same
+# guest (vmlinux, initramfs, this rootfs read-only,
 # one vCPU, a disk and an rng device) under agentbox and under QEMU
 # microvm, both on this /dev/kvm, both timed and measured by boot-meter
 # from launch to dockerd-ready. They alternate, so neither always gets the
 # page cache the other warmed. Prints numbers; asserts nothing.
-bench_mem=1024 bench_runs=3
-q=$job/qemu
-echo "bench: setup vmlinux + initramfs + rootfs (read-only), 1 vCPU, $bench_mem MiB, virtio-blk + virtio-rng"
-bench_agentbox() {
-	"$job/boot-meter" $bench_mem 900 "$1" "$job/agentbox" run \
-		--kernel "$job/vmlinux" --initrd "$job/initramfs.cpio" --disk /dev/vda,ro \
-		--mem ${bench_mem}M --cpus 1 </dev/null
-}
-# The machine and the command line are tools/run-qemu's under KVM; QEMU
-# adds the virtio_mmio.device= arguments itself, as agentbox does.
-bench_qemu() {
-	"$job/boot-meter" $bench_mem 900 "$1" \
-		"$q/lib/ld-linux-x86-64.so.2" --library-path "$q/lib" "$q/qemu-system-x86_64" -L "$q/share" \
-		-M microvm,x-option-roms=off,isa-serial=on,rtc=on,acpi=off -accel kvm -cpu host \
-		-m ${bench_mem}M -smp 1 -nodefaults -no-user-config -display none -no-reboot \
-		-device isa-debug-exit,iobase=0xf4,iosize=1 \
-		-kernel "$job/vmlinux" -initrd "$job/initramfs.cpio" \
-		-drive id=root,file=/dev/vda,format=raw,if=none,readonly=on \
-		-device virtio-blk-device,drive=root -device virtio-rng-device \
-		-append "console=ttyS0 reboot=t panic=-1 acpi=off" -serial stdio </dev/null
-}
-# Where the guest time went: each phase's t=, and when the kernel's
-# random pool was ready (dockerd's first getrandom waits for it).
-bench_phases() {
-	sed -n 's/^agentbox: phase=\([a-z-]*\) t=\([0-9.]*\).*/\1=\2/p
-		s/^\[ *\([0-9.]*\)\] random: crng init done.*/crng=\1/p' "$1" | tr '\n' ' '
-}
-# The kernel's longest silences before it runs the init, each with the
-# line that ended it: a VMM that is slow at one step shows there every
-# run, a host that stalled the L1 anywhere, once.
-bench_gaps() {
-	awk '/^\[ *[0-9]+\.[0-9]+\] / {
-		t = substr($0, 2, index($0, "]") - 2) + 0
-		if (seen)
-			printf "%.3f %s\n", t - last, substr($0, 1, 90)
-		seen = 1
-		last = t
+if [ -e "$job/bench" ]; then
+	bench_mem=1024 bench_runs=3
+	q=$job/qemu
+	echo "bench: setup vmlinux + initramfs + rootfs (read-only), 1 vCPU, $bench_mem MiB, virtio-blk + virtio-rng"
+	bench_agentbox() {
+		"$job/boot-meter" $bench_mem 900 "$1" "$job/agentbox" run \
+			--kernel "$job/vmlinux" --initrd "$job/initramfs.cpio" --disk /dev/vda,ro \
+			--mem ${bench_mem}M --cpus 1 </dev/null
 	}
-	/Run \/init as init process/ { exit }' "$1" | sort -rn | head -n 3
-}
-i=1
-while [ $i -le $bench_runs ]; do
-	for vmm in agentbox qemu; do
-		log=/tmp/bench-$vmm-$i.log
-		# A dockerd that dies before it is ready is restarted by the init:
-		# that run's dockerd-ready is late by a whole start.
-		echo "bench: $vmm $("bench_$vmm" "$log") dockerd_starts=$(grep -c '^agentbox: phase=dockerd-start' "$log")"
-		echo "bench-phases: $vmm $i $(bench_phases "$log")"
-		bench_gaps "$log" | sed "s/^/bench-gap: $vmm $i +/"
+	# The machine and the command line are tools/run-qemu's under KVM; QEMU
+	# adds the virtio_mmio.device= arguments itself, as agentbox does.
+	bench_qemu() {
+		"$job/boot-meter" $bench_mem 900 "$1" \
+			"$q/lib/ld-linux-x86-64.so.2" --library-path "$q/lib" "$q/qemu-system-x86_64" -L "$q/share" \
+			-M microvm,x-option-roms=off,isa-serial=on,rtc=on,acpi=off -accel kvm -cpu host \
+			-m ${bench_mem}M -smp 1 -nodefaults -no-user-config -display none -no-reboot \
+			-device isa-debug-exit,iobase=0xf4,iosize=1 \
+			-kernel "$job/vmlinux" -initrd "$job/initramfs.cpio" \
+			-drive id=root,file=/dev/vda,format=raw,if=none,readonly=on \
+			-device virtio-blk-device,drive=root -device virtio-rng-device \
+			-append "console=ttyS0 reboot=t panic=-1 acpi=off" -serial stdio </dev/null
+	}
+	# Where the guest time went: each phase's t=, and when the kernel's
+	# random pool was ready (dockerd's first getrandom waits for it).
+	bench_phases() {
+		sed -n 's/^agentbox: phase=\([a-z-]*\) t=\([0-9.]*\).*/\1=\2/p
+			s/^\[ *\([0-9.]*\)\] random: crng init done.*/crng=\1/p' "$1" | tr '\n' ' '
+	}
+	# The kernel's longest silences before it runs the init, each with the
+	# line that ended it: a VMM that is slow at one step shows there every
+	# run, a host that stalled the L1 anywhere, once.
+	bench_gaps() {
+		awk '/^\[ *[0-9]+\.[0-9]+\] / {
+			t = substr($0, 2, index($0, "]") - 2) + 0
+			if (seen)
+				printf "%.3f %s\n", t - last, substr($0, 1, 90)
+			seen = 1
+			last = t
+		}
+		/Run \/init as init process/ { exit }' "$1" | sort -rn | head -n 3
+	}
+	i=1
+	while [ $i -le $bench_runs ]; do
+		for vmm in agentbox qemu; do
+			log=/tmp/bench-$vmm-$i.log
+			# A dockerd that dies before it is ready is restarted by the init:
+			# that run's dockerd-ready is late by a whole start.
+			echo "bench: $vmm $("bench_$vmm" "$log") dockerd_starts=$(grep -c '^agentbox: phase=dockerd-start' "$log")"
+			echo "bench-phases: $vmm $i $(bench_phases "$log")"
+			bench_gaps "$log" | sed "s/^/bench-gap: $vmm $i +/"
+		done
+		i=$((i + 1))
 	done
-	i=$((i + 1))
-done
+fi
 
 # Every L2's whole console, for the host to keep: the third disk
 # tests/loader-l1.test attaches is empty ext4 for them.
