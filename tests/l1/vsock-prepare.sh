@@ -3,7 +3,7 @@
 # vsock-prepare.sh TOP JOBDIR TMP. Puts vsock-peer (static musl, runs in
 # both the L1 and the L2), vsock-check.sh, and the L2's job disk
 # vsock.ext4 (vsock-peer as an echo server and a guest->host client) there.
-# tests/l1/run calls this once; tests.sh then runs ". $job/vsock-check.sh".
+# tests/loader-l1.test calls this once; tests.sh then runs ". $job/vsock-check.sh".
 set -e
 top=$1 jobdir=$2 tmp=$3
 musl-gcc -static -O2 -Wall -Wextra -Werror -o "$jobdir/vsock-peer" "$top/tests/l1/vsock-peer.c"
