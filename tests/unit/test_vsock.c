@@ -337,6 +337,22 @@ static uint32_t host_connect(struct check *c, int *fd, uint32_t credit)
 	return p.src_port;
 }
 
+/* setup() plus a host client connected to guest port 1234; 0 on failure. */
+static uint32_t setup_connected(struct check *c, int *fd, uint32_t credit)
+{
+	uint32_t port;
+
+	if (!setup(c))
+		return 0;
+	port = host_connect(c, fd, credit);
+	if (!port) {
+		if (*fd >= 0)
+			close(*fd);
+		teardown();
+	}
+	return port;
+}
+
 static void test_config_cid(struct check *c)
 {
 	uint8_t cfg[8];
@@ -358,11 +374,9 @@ static void test_host_to_guest(struct check *c)
 	struct pkt p;
 	int fd;
 
-	if (!setup(c))
-		return;
-	port = host_connect(c, &fd, 65536);
+	port = setup_connected(c, &fd, 65536);
 	if (!port)
-		goto out;
+		return;
 	put_str(fd, "hello");
 	pump();
 	if (CHECK(c, rx_next(&p)) && CHECK_INT(c, p.op, OP_RW)) {
@@ -377,7 +391,6 @@ static void test_host_to_guest(struct check *c)
 	tx(1234, port, OP_RST, 0, 0, NULL, 0);
 	CHECK_INT(c, read_now(fd, buf, sizeof(buf)), 0);
 	close(fd);
-out:
 	teardown();
 }
 
@@ -451,11 +464,9 @@ static void test_guest_credit_honoured(struct check *c)
 	struct pkt p;
 	int fd;
 
-	if (!setup(c))
-		return;
-	port = host_connect(c, &fd, 1000);
+	port = setup_connected(c, &fd, 1000);
 	if (!port)
-		goto out;
+		return;
 	memset(big, 'x', sizeof(big) - 1);
 	put_str(fd, big);
 	pump();
@@ -475,7 +486,6 @@ static void test_guest_credit_honoured(struct check *c)
 			got += p.len;
 	CHECK_INT(c, got, 5000);
 	close(fd);
-out:
 	teardown();
 }
 
@@ -708,11 +718,9 @@ static void test_guest_shutdown(struct check *c)
 	struct pkt p;
 	int fd;
 
-	if (!setup(c))
-		return;
-	port = host_connect(c, &fd, 65536);
+	port = setup_connected(c, &fd, 65536);
 	if (!port)
-		goto out;
+		return;
 	tx(1234, port, OP_RW, 65536, 0, "bye", 3);
 	tx(1234, port, OP_SHUTDOWN, 65536, 0, NULL, 0);
 	CHECK(c, !rx_next(&p));
@@ -734,7 +742,6 @@ static void test_guest_shutdown(struct check *c)
 		CHECK_INT(c, p.op, OP_RST);
 	CHECK(c, dropped(fd));
 	close(fd);
-out:
 	teardown();
 }
 
@@ -745,11 +752,9 @@ static void test_client_hangs_up(struct check *c)
 	struct pkt p;
 	int fd;
 
-	if (!setup(c))
-		return;
-	port = host_connect(c, &fd, 65536);
+	port = setup_connected(c, &fd, 65536);
 	if (!port)
-		goto out;
+		return;
 	put_str(fd, "partial");
 	close(fd);
 	pump();
@@ -762,7 +767,6 @@ static void test_client_hangs_up(struct check *c)
 	port = host_connect(c, &fd, 65536);
 	CHECK(c, port != 0);
 	close(fd);
-out:
 	teardown();
 }
 
@@ -772,15 +776,12 @@ static void test_device_reset(struct check *c)
 	uint32_t port;
 	int fd;
 
-	if (!setup(c))
-		return;
-	port = host_connect(c, &fd, 65536);
+	port = setup_connected(c, &fd, 65536);
 	if (!port)
-		goto out;
+		return;
 	wr(STATUS, 0);
 	CHECK(c, dropped(fd));
 	close(fd);
-out:
 	teardown();
 }
 
@@ -792,11 +793,9 @@ static void test_tiny_rx_buffer(struct check *c)
 	struct pkt p;
 	int fd;
 
-	if (!setup(c))
-		return;
-	port = host_connect(c, &fd, 65536);
+	port = setup_connected(c, &fd, 65536);
 	if (!port)
-		goto out;
+		return;
 	/* Drain the posted buffers, then offer one of 44 bytes. */
 	while (get16(used + 2) - used_seen[RX] < QSIZE) {
 		put_str(fd, "x");
@@ -816,7 +815,6 @@ static void test_tiny_rx_buffer(struct check *c)
 	pump();
 	CHECK(c, rx_next(&p) && p.op == OP_RW && p.len == 4);
 	close(fd);
-out:
 	teardown();
 }
 
