@@ -15,7 +15,12 @@
 
 #include "ring.h"
 
-#define CONSOLE_BUF_SIZE	(64 * 1024)
+/*
+ * Enough for a burst like a profiled boot's whole kernel log (about 100 KiB
+ * with initcall_debug) while the writer thread waits for a CPU, as it does
+ * on a loaded one-CPU host; pages are touched only as far as it fills.
+ */
+#define CONSOLE_BUF_SIZE	(256 * 1024)
 
 struct console {
 	int fd;
