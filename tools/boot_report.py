@@ -52,7 +52,9 @@ CATEGORY_COLOURS = {
 	"dockerd": "#7b4fa8",
 }
 
-KERNEL_LOG_LINE = re.compile(r"^(?:<\d+>)?\[\s*(\d+\.\d+)\] (.*)$")
+# "<7>" is syslog's level; a console that dropped a byte may have eaten its
+# "<" (the loader drops, and counts, what it cannot buffer).
+KERNEL_LOG_LINE = re.compile(r"^(?:<?\d+>)?\[\s*(\d+\.\d+)\] (.*)$")
 
 
 class ProfileError(Exception):
