@@ -38,3 +38,9 @@ expect_error() {
 		pass "$name"
 	fi
 }
+
+# json FILE EXPR: print a Python expression over the JSON document j in
+# FILE (the boot profiler's reports).
+json() {
+	python3 -c 'import json, sys; j = json.load(open(sys.argv[1])); print(eval(sys.argv[2]))' "$1" "$2"
+}
