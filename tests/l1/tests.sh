@@ -1,7 +1,7 @@
 # The loader's tests, run inside the L1 VM (tests/loader-l1.test) as its job.
 # /dev/kvm here is nested SVM under QEMU TCG, so every L2 below is a real
 # KVM guest of the agentbox loader. Prints one PASS/FAIL line per case,
-# then the benchmark's "bench:" lines.
+# then, when the harness asked for the benchmark, its "bench:" lines.
 suite=loader-l1
 job=/job
 failures=0
