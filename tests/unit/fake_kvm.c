@@ -9,6 +9,11 @@
  * When a check fails the guest powers off with a status from 90 up, so
  * the test sees which one; nothing here is KVM's actual behaviour beyond
  * what api.rst documents.
+ *
+ * Each VM and vCPU keeps the state its KVM_SET_* calls give it and hands
+ * it back to KVM_GET_*, so a snapshot saved from one fake VM and
+ * restored into another must read back the same; tests that link the
+ * fake in see every ioctl a fd got through fake_kvm.h.
  */
 #define _GNU_SOURCE
 #include <dlfcn.h>
@@ -16,6 +21,7 @@
 #include <fcntl.h>
 #include <stdarg.h>
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -24,6 +30,8 @@
 
 #include <linux/kvm.h>
 
+#include "fake_kvm.h"
+
 #define MAX_FD		1024
 #define RUN_SIZE	(3 * 4096)
 #define DATA_OFFSET	4096
@@ -31,13 +39,50 @@
 #define COM1		0x3f8
 #define BOOT_TIMER	0xd0000000ULL
 #define MIB		(1ULL << 20)
-/*
- * The VMM opens this instead of /dev/kvm (AGENTBOX_KVM_DEVICE): without
- * the shim the open fails, and no test ever reaches the real device.
- */
-#define FAKE_DEVICE	"/nonexistent/agentbox-fake-kvm"
+#define MAX_IO_MSRS	256
+#define NR_MSRS		300
+/* Made-up indices that fill the MSR list past what one KVM_GET_MSRS takes. */
+#define FILLER_MSRS	0x40000200
+#define MSR_KVM_SYSTEM_TIME_NEW	0x4b564d01
 
 enum kind { NONE, KVM, VM, VCPU };
+
+/* The TSC deadline comes before the TSC, so the VMM must reorder them. */
+static const uint32_t named_msrs[] = {
+	0x6e0, 0x10, 0x174, 0x175, 0x176, 0xc0000081, 0xc0000082,
+	0xc0000083, 0xc0000084, 0xc0000102, 0x1a0, FAKE_KVM_HIDDEN_MSR_A,
+	MSR_KVM_SYSTEM_TIME_NEW,
+};
+
+#define NR_NAMED_MSRS	(sizeof(named_msrs) / sizeof(named_msrs[0]))
+
+struct fake_cpu {
+	struct kvm_regs regs;
+	struct kvm_sregs sregs;
+	struct kvm_mp_state mp_state;
+	struct kvm_xcrs xcrs;
+	struct kvm_lapic_state lapic;
+	struct kvm_vcpu_events events;
+	struct kvm_debugregs debugregs;
+	uint64_t msr[NR_MSRS];
+	/* Last: newer headers end it with a flexible array. */
+	struct kvm_xsave xsave;
+};
+
+struct fake_vm {
+	struct kvm_irqchip chip[3];
+	struct kvm_pit_state2 pit;
+	struct kvm_clock_data clock;
+};
+
+/* What a VM or vCPU fd holds beyond its kind. */
+struct fake_state {
+	unsigned long log[FAKE_KVM_LOG_MAX];
+	unsigned int nr_log;
+	struct fake_vm vm;
+	/* Last, for its xsave. */
+	struct fake_cpu cpu;
+};
 
 struct fake {
 	enum kind kind;
@@ -49,6 +94,7 @@ struct fake {
 	char line[64];
 	size_t line_len;
 	bool read_pending;
+	struct fake_state *st;
 };
 
 static struct fake fakes[MAX_FD];
@@ -56,8 +102,6 @@ static uint8_t *ram;
 static uint64_t ram_size;
 static bool irqchip;
 static unsigned int irq_raises[32];
-static struct kvm_regs regs0;
-static struct kvm_sregs sregs0;
 /* The first check that failed, as the status the guest reports. */
 static int bad;
 
@@ -76,6 +120,11 @@ static int new_fake(enum kind kind, unsigned int id)
 	memset(&fakes[fd], 0, sizeof(fakes[fd]));
 	fakes[fd].kind = kind;
 	fakes[fd].id = id;
+	if (kind != KVM) {
+		fakes[fd].st = calloc(1, sizeof(*fakes[fd].st));
+		if (!fakes[fd].st)
+			return -1;
+	}
 	if (kind != VCPU)
 		return fd;
 	if (ftruncate(fd, RUN_SIZE))
@@ -98,7 +147,7 @@ static int do_open(const char *path, int flags, va_list ap)
 {
 	mode_t mode = (flags & (O_CREAT | O_TMPFILE)) ? va_arg(ap, mode_t) : 0;
 
-	if (!strcmp(path, FAKE_DEVICE))
+	if (!strcmp(path, FAKE_KVM_DEVICE))
 		return new_fake(KVM, 0);
 	return real_open(path, flags, mode);
 }
@@ -166,6 +215,41 @@ static int supported_cpuid(struct kvm_cpuid2 *c)
 	return 0;
 }
 
+static uint32_t msr_index(unsigned int i)
+{
+	if (i < NR_NAMED_MSRS)
+		return named_msrs[i];
+	return FILLER_MSRS + i - NR_NAMED_MSRS;
+}
+
+/* Where the MSR is in the list, or -1. */
+static int msr_slot(uint32_t index)
+{
+	unsigned int i;
+
+	for (i = 0; i < NR_MSRS; i++)
+		if (msr_index(i) == index)
+			return i;
+	return -1;
+}
+
+static bool msr_hidden(uint32_t index)
+{
+	return index == FAKE_KVM_HIDDEN_MSR_A || index == FAKE_KVM_HIDDEN_MSR_B;
+}
+
+static int msr_index_list(struct kvm_msr_list *l)
+{
+	unsigned int i, room = l->nmsrs;
+
+	l->nmsrs = NR_MSRS;
+	if (room < NR_MSRS)
+		return err(E2BIG);
+	for (i = 0; i < NR_MSRS; i++)
+		l->indices[i] = msr_index(i);
+	return 0;
+}
+
 static int kvm_ioctl(unsigned long req, void *arg)
 {
 	long cap = (long)arg;
@@ -185,6 +269,8 @@ static int kvm_ioctl(unsigned long req, void *arg)
 		return RUN_SIZE;
 	case KVM_GET_SUPPORTED_CPUID:
 		return supported_cpuid(arg);
+	case KVM_GET_MSR_INDEX_LIST:
+		return msr_index_list(arg);
 	case KVM_CREATE_VM:
 		return new_fake(VM, 0);
 	}
@@ -212,7 +298,52 @@ static int irq_line(const struct kvm_irq_level *l)
 	return 0;
 }
 
-static int vm_ioctl(unsigned long req, void *arg)
+static int irqchip_io(struct fake_vm *vm, struct kvm_irqchip *chip, bool set)
+{
+	if (!irqchip)
+		return err(ENXIO);
+	if (chip->chip_id > KVM_IRQCHIP_IOAPIC)
+		return err(EINVAL);
+	if (set)
+		vm->chip[chip->chip_id] = *chip;
+	else
+		*chip = vm->chip[chip->chip_id];
+	return 0;
+}
+
+static int set_clock(struct fake_vm *vm, const struct kvm_clock_data *c)
+{
+	if (c->flags & ~(KVM_CLOCK_TSC_STABLE | KVM_CLOCK_REALTIME |
+			 KVM_CLOCK_HOST_TSC))
+		return err(EINVAL);
+	vm->clock = *c;
+	return 0;
+}
+
+/* The VM's snapshot state; ENOTTY for any other request. */
+static int vm_state_ioctl(struct fake_vm *vm, unsigned long req, void *arg)
+{
+	switch (req) {
+	case KVM_GET_IRQCHIP:
+		return irqchip_io(vm, arg, false);
+	case KVM_SET_IRQCHIP:
+		return irqchip_io(vm, arg, true);
+	case KVM_GET_PIT2:
+		memcpy(arg, &vm->pit, sizeof(vm->pit));
+		return 0;
+	case KVM_SET_PIT2:
+		memcpy(&vm->pit, arg, sizeof(vm->pit));
+		return 0;
+	case KVM_GET_CLOCK:
+		memcpy(arg, &vm->clock, sizeof(vm->clock));
+		return 0;
+	case KVM_SET_CLOCK:
+		return set_clock(vm, arg);
+	}
+	return err(ENOTTY);
+}
+
+static int vm_ioctl(struct fake *f, unsigned long req, void *arg)
 {
 	const struct kvm_pit_config *pit = arg;
 
@@ -239,7 +370,7 @@ static int vm_ioctl(unsigned long req, void *arg)
 			return err(EINVAL);
 		return new_fake(VCPU, (unsigned long)arg);
 	}
-	return err(ENOTTY);
+	return vm_state_ioctl(&f->st->vm, req, arg);
 }
 
 static uint32_t lapic_reg(const struct kvm_lapic_state *l, unsigned int off)
@@ -261,54 +392,129 @@ static void check_cpuid(struct fake *f, const struct kvm_cpuid2 *c)
 	f->cpuid_set = true;
 }
 
-static int set_sregs(struct fake *f, const struct kvm_sregs *s)
+/* A struct KVM_GET_<name> hands out and KVM_SET_<name> takes whole. */
+struct fake_reg {
+	unsigned long get;
+	unsigned long set;
+	size_t off;
+	size_t size;
+};
+
+#define REG(ioc, field)	{ KVM_GET_##ioc, KVM_SET_##ioc,		\
+			  offsetof(struct fake_cpu, field),		\
+			  sizeof(((struct fake_cpu *)NULL)->field) }
+
+static const struct fake_reg cpu_regs[] = {
+	REG(REGS, regs), REG(SREGS, sregs), REG(MP_STATE, mp_state),
+	REG(XSAVE, xsave), REG(XCRS, xcrs), REG(LAPIC, lapic),
+	REG(VCPU_EVENTS, events), REG(DEBUGREGS, debugregs),
+};
+
+static int reg_io(struct fake_cpu *cpu, unsigned long req, void *arg)
 {
-	/* KVM checks EFER.LME against the guest's CPUID. */
-	if (!f->cpuid_set)
+	const struct fake_reg *r;
+	char *p = (char *)cpu;
+	unsigned int i;
+
+	for (i = 0; i < sizeof(cpu_regs) / sizeof(cpu_regs[0]); i++) {
+		r = &cpu_regs[i];
+		if (req == r->get)
+			memcpy(arg, p + r->off, r->size);
+		else if (req == r->set)
+			memcpy(p + r->off, arg, r->size);
+		else
+			continue;
+		return 0;
+	}
+	return err(ENOTTY);
+}
+
+/* Both stop at the first MSR they refuse and return how many they did. */
+static int get_msrs(struct fake_cpu *cpu, struct kvm_msrs *m)
+{
+	unsigned int i;
+	int slot;
+
+	if (m->nmsrs >= MAX_IO_MSRS)
+		return err(E2BIG);
+	for (i = 0; i < m->nmsrs; i++) {
+		slot = msr_slot(m->entries[i].index);
+		if (slot < 0 || msr_hidden(m->entries[i].index))
+			break;
+		m->entries[i].data = cpu->msr[slot];
+	}
+	return i;
+}
+
+/* MSRs off the list (the MTRRs) are taken and forgotten. */
+static int set_msrs(struct fake_cpu *cpu, const struct kvm_msrs *m)
+{
+	unsigned int i;
+	int slot;
+
+	if (m->nmsrs >= MAX_IO_MSRS)
+		return err(E2BIG);
+	for (i = 0; i < m->nmsrs; i++) {
+		if (msr_hidden(m->entries[i].index))
+			break;
+		slot = msr_slot(m->entries[i].index);
+		if (slot >= 0)
+			cpu->msr[slot] = m->entries[i].data;
+	}
+	return i;
+}
+
+/* KVM's own checks, before the state is stored. */
+static int check_set(struct fake *f, unsigned long req, const void *arg)
+{
+	const struct kvm_lapic_state *l = arg;
+	const struct kvm_xcrs *x = arg;
+
+	switch (req) {
+	case KVM_SET_SREGS:
+		/* KVM checks EFER.LME against the guest's CPUID. */
+		return f->cpuid_set ? 0 : err(EINVAL);
+	case KVM_SET_XCRS:
+		return x->nr_xcrs > KVM_MAX_XCRS || x->flags ? err(EINVAL) : 0;
+	case KVM_SET_LAPIC:
+		if ((lapic_reg(l, 0x350) & 0x700) != 0x700 ||
+		    (lapic_reg(l, 0x360) & 0x700) != 0x400)
+			fail_check(92);
+		return 0;
+	}
+	return 0;
+}
+
+/* Only a guest that turned kvmclock on can be told it was paused. */
+static int kvmclock_ctrl(struct fake_cpu *cpu)
+{
+	if (!(cpu->msr[msr_slot(MSR_KVM_SYSTEM_TIME_NEW)] & 1))
 		return err(EINVAL);
-	if (f->id == 0)
-		sregs0 = *s;
 	return 0;
 }
 
 static int vcpu_state_ioctl(struct fake *f, unsigned long req, void *arg)
 {
-	const struct kvm_lapic_state *l = arg;
 	const struct kvm_fpu *fpu = arg;
 
 	switch (req) {
 	case KVM_SET_CPUID2:
 		check_cpuid(f, arg);
 		return 0;
+	case KVM_GET_MSRS:
+		return get_msrs(&f->st->cpu, arg);
 	case KVM_SET_MSRS:
-		return ((const struct kvm_msrs *)arg)->nmsrs;
-	case KVM_GET_LAPIC:
-		memset(arg, 0, sizeof(struct kvm_lapic_state));
-		return 0;
-	case KVM_SET_LAPIC:
-		if ((lapic_reg(l, 0x350) & 0x700) != 0x700 ||
-		    (lapic_reg(l, 0x360) & 0x700) != 0x400)
-			fail_check(92);
-		return 0;
+		return set_msrs(&f->st->cpu, arg);
 	case KVM_SET_FPU:
 		if (fpu->fcw != 0x37f || fpu->mxcsr != 0x1f80)
 			fail_check(93);
 		return 0;
-	case KVM_GET_SREGS:
-		memcpy(arg, f->id == 0 ? &sregs0 : &(struct kvm_sregs){ 0 },
-		       sizeof(struct kvm_sregs));
-		return 0;
-	case KVM_SET_SREGS:
-		return set_sregs(f, arg);
-	case KVM_GET_REGS:
-		memcpy(arg, &regs0, sizeof(regs0));
-		return 0;
-	case KVM_SET_REGS:
-		if (f->id == 0)
-			regs0 = *(const struct kvm_regs *)arg;
-		return 0;
+	case KVM_KVMCLOCK_CTRL:
+		return kvmclock_ctrl(&f->st->cpu);
 	}
-	return err(ENOTTY);
+	if (check_set(f, req, arg))
+		return -1;
+	return reg_io(&f->st->cpu, req, arg);
 }
 
 /* Exits. */
@@ -356,8 +562,10 @@ static void say(struct kvm_run *r, const char *text)
 }
 
 /* What the boot protocol promises the kernel at its first instruction. */
-static void check_boot(void)
+static void check_boot(const struct fake_cpu *cpu)
 {
+	const struct kvm_sregs *s = &cpu->sregs;
+	const struct kvm_regs *r = &cpu->regs;
 	unsigned int i;
 
 	if (!ram || ram_size < 64 * MIB)
@@ -372,11 +580,10 @@ static void check_boot(void)
 	if (memcmp(ram + 0xf0000, "_MP_", 4) ||
 	    *(uint64_t *)(ram + 0x9000) != 0xa003)
 		return fail_check(97);
-	if (regs0.rip != 0x100200 || regs0.rsi != 0x7000 || regs0.rflags != 2)
+	if (r->rip != 0x100200 || r->rsi != 0x7000 || r->rflags != 2)
 		return fail_check(98);
-	if (!(sregs0.cr0 & 0x80000001) || (sregs0.efer & 0x500) != 0x500 ||
-	    !sregs0.cs.l || sregs0.cs.selector != 0x10 ||
-	    sregs0.cr3 != 0x9000)
+	if (!(s->cr0 & 0x80000001) || (s->efer & 0x500) != 0x500 ||
+	    !s->cs.l || s->cs.selector != 0x10 || s->cr3 != 0x9000)
 		return fail_check(99);
 }
 
@@ -386,7 +593,7 @@ static void guest_hello(struct fake *f)
 
 	switch (f->step++) {
 	case 0:
-		check_boot();
+		check_boot(&f->st->cpu);
 		if (bad)
 			return exit_poweroff(r, bad);
 		return say(r, "hello from the fake guest\n");
@@ -492,6 +699,31 @@ static int vcpu_ioctl(struct fake *f, unsigned long req, void *arg)
 	return vcpu_state_ioctl(f, req, arg);
 }
 
+static void log_call(struct fake *f, unsigned long req)
+{
+	unsigned int i;
+
+	if (!f->st)
+		return;
+	/* vCPU threads share the VM's fd. */
+	i = __atomic_fetch_add(&f->st->nr_log, 1, __ATOMIC_RELAXED);
+	if (i < FAKE_KVM_LOG_MAX)
+		f->st->log[i] = req;
+}
+
+unsigned int fake_kvm_calls(int fd, unsigned long *reqs, unsigned int max)
+{
+	struct fake_state *st;
+	unsigned int n;
+
+	if (fd < 0 || fd >= MAX_FD || !fakes[fd].st)
+		return 0;
+	st = fakes[fd].st;
+	n = st->nr_log < FAKE_KVM_LOG_MAX ? st->nr_log : FAKE_KVM_LOG_MAX;
+	memcpy(reqs, st->log, (n < max ? n : max) * sizeof(reqs[0]));
+	return n;
+}
+
 int ioctl(int fd, unsigned long req, ...)
 {
 	static int (*next)(int, unsigned long, ...);
@@ -506,11 +738,12 @@ int ioctl(int fd, unsigned long req, ...)
 			next = dlsym(RTLD_NEXT, "ioctl");
 		return next(fd, req, arg);
 	}
+	log_call(&fakes[fd], req);
 	switch (fakes[fd].kind) {
 	case KVM:
 		return kvm_ioctl(req, arg);
 	case VM:
-		return vm_ioctl(req, arg);
+		return vm_ioctl(&fakes[fd], req, arg);
 	default:
 		return vcpu_ioctl(&fakes[fd], req, arg);
 	}
@@ -520,8 +753,11 @@ int close(int fd)
 {
 	static int (*next)(int);
 
-	if (fd >= 0 && fd < MAX_FD)
+	if (fd >= 0 && fd < MAX_FD) {
+		free(fakes[fd].st);
+		fakes[fd].st = NULL;
 		fakes[fd].kind = NONE;
+	}
 	if (!next)
 		next = dlsym(RTLD_NEXT, "close");
 	return next(fd);
