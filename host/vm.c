@@ -9,6 +9,8 @@
 
 #include "cpu.h"
 #include "layout.h"
+#include "snapshot.h"
+#include "snapshot_wire.h"
 #include "vm.h"
 
 #define CAP(c, why)	{ c, #c, why }
@@ -24,6 +26,11 @@ const struct vm_cap vm_required_caps[] = {
 	CAP(KVM_CAP_EXT_CPUID, "KVM_GET_SUPPORTED_CPUID"),
 	CAP(KVM_CAP_IMMEDIATE_EXIT, "stopping vCPUs without races"),
 	CAP(KVM_CAP_NR_MEMSLOTS, "two memory slots around the MMIO hole"),
+	CAP(KVM_CAP_MP_STATE, "snapshots of halted and waiting vCPUs"),
+	CAP(KVM_CAP_XSAVE, "snapshots of the FPU and vector registers"),
+	CAP(KVM_CAP_VCPU_EVENTS, "snapshots of pending interrupts"),
+	CAP(KVM_CAP_DEBUGREGS, "snapshots of the debug registers"),
+	CAP(KVM_CAP_ADJUST_CLOCK, "snapshots of kvmclock"),
 };
 
 const unsigned int vm_nr_required_caps =
@@ -204,6 +211,53 @@ int vm_setup_memory(struct vm *vm, uint64_t size, char *why, size_t why_size)
 		err = add_slot(vm, 1, LAYOUT_HIGH_RAM_START, size - low,
 			       (uint8_t *)vm->ram + low, why, why_size);
 	return err;
+}
+
+int vm_clock_save(const struct vm *vm, struct snap_builder *b, char *why,
+		  size_t why_size)
+{
+	struct kvm_clock_data clock;
+	struct snap_writer w;
+	uint8_t buf[8];
+	int err;
+
+	memset(&clock, 0, sizeof(clock));
+	if (ioctl(vm->fd, KVM_GET_CLOCK, &clock) < 0)
+		return fail(-errno, why, why_size, "KVM_GET_CLOCK");
+	snap_writer_init(&w, buf, sizeof(buf));
+	snap_put_u64(&w, clock.clock);
+	err = snap_add_section(b, SNAP_SEC_CLOCK, 0, buf, w.len);
+	return err ? fail(err, why, why_size, SNAP_STATE_NAME ": clock") : 0;
+}
+
+int vm_clock_restore(const struct vm *vm, const struct snap_index *idx,
+		     char *why, size_t why_size)
+{
+	const struct snap_section *s = snap_find(idx, SNAP_SEC_CLOCK, 0);
+	struct kvm_clock_data clock;
+	struct snap_reader r;
+
+	if (!s) {
+		snprintf(why, why_size, "%s: no clock section",
+			 SNAP_STATE_NAME);
+		return -EINVAL;
+	}
+	memset(&clock, 0, sizeof(clock));
+	snap_reader_init(&r, s->payload, s->len);
+	clock.clock = snap_get_u64(&r);
+	if (!snap_reader_done(&r)) {
+		snprintf(why, why_size, "%s: clock: %zu bytes, not 8",
+			 SNAP_STATE_NAME, s->len);
+		return -EINVAL;
+	}
+	/*
+	 * No KVM_CLOCK_REALTIME: KVM would add the wall time since the save,
+	 * and the guest's monotonic clock would jump by it. The guest agent
+	 * sets the wall clock instead.
+	 */
+	if (ioctl(vm->fd, KVM_SET_CLOCK, &clock) < 0)
+		return fail(-errno, why, why_size, "KVM_SET_CLOCK");
+	return 0;
 }
 
 void vm_close(struct vm *vm)

@@ -12,6 +12,7 @@
 #include <linux/kvm.h>
 
 #include "guest_mem.h"
+#include "snapshot_file.h"
 
 #define KVM_API_VERSION_REQUIRED	12
 
@@ -43,6 +44,16 @@ int vm_open(struct vm *vm, unsigned int nr_cpus, char *why, size_t why_size);
 /* Map size bytes of guest RAM and hand them to KVM. */
 int vm_setup_memory(struct vm *vm, uint64_t size, char *why,
 		    size_t why_size);
+
+/*
+ * kvmclock in a snapshot: SNAP_SEC_CLOCK, a u64, the clock in
+ * nanoseconds (KVM_GET_CLOCK). Restore last, just before the vCPUs run:
+ * the guest's monotonic time goes on from the snapshot, without the gap.
+ */
+int vm_clock_save(const struct vm *vm, struct snap_builder *b, char *why,
+		  size_t why_size);
+int vm_clock_restore(const struct vm *vm, const struct snap_index *idx,
+		     char *why, size_t why_size);
 
 void vm_close(struct vm *vm);
 
