@@ -12,6 +12,8 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include "snapshot_file.h"
+
 struct irq_line {
 	int (*set)(void *ctx, unsigned int gsi, bool level);
 	void *ctx;
@@ -25,6 +27,17 @@ static inline int irq_line_set(const struct irq_line *l, bool level)
 
 /* KVM_CREATE_IRQCHIP (PIC + IOAPIC + LAPICs) then KVM_CREATE_PIT2. */
 int irq_create(int vm_fd, char *why, size_t why_size);
+
+/*
+ * The irqchip's and PIT's snapshot: SNAP_SEC_IRQCHIP instances 0, 1, 2
+ * (PIC master, PIC slave, IOAPIC), each a raw struct kvm_irqchip whose
+ * chip_id is its instance, and SNAP_SEC_PIT, a raw struct
+ * kvm_pit_state2. Restore after irq_create(), before the vCPUs run; it
+ * checks all four sections before it sets any.
+ */
+int irq_save(int vm_fd, struct snap_builder *b, char *why, size_t why_size);
+int irq_restore(int vm_fd, const struct snap_index *idx, char *why,
+		size_t why_size);
 
 /* A line backed by KVM_IRQ_LINE on vm_fd (which must outlive it). */
 void irq_line_kvm(struct irq_line *l, int *vm_fd, unsigned int gsi);
