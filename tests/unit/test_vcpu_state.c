@@ -467,6 +467,16 @@ static const struct snap_index *good(struct check *c)
 	return NULL;
 }
 
+static const struct snap_section *good_section(struct check *c,
+						uint32_t tag,
+						uint32_t instance)
+{
+	const struct snap_index *g = good(c);
+	const struct snap_section *s = g ? snap_find(g, tag, instance) : NULL;
+
+	return CHECK(c, s != NULL) ? s : NULL;
+}
+
 /* The good sections, with (tag, instance) replaced, or dropped if !p. */
 static bool rebuild(struct check *c, uint32_t tag, uint32_t instance,
 		    const void *p, size_t len, struct snap_index *idx,
@@ -596,12 +606,11 @@ static void blob_refused(struct check *c, uint32_t kind, enum edit op,
 			 const char *want)
 {
 	static uint8_t out[EDIT_MAX];
-	const struct snap_section *s;
+	const struct snap_section *s = good_section(c, SNAP_SEC_VCPU, 1);
 	size_t len;
 
-	if (!good(c))
+	if (!s)
 		return;
-	s = snap_find(&good_idx, SNAP_SEC_VCPU, 1);
 	len = edit_blob(s, kind, op, out);
 	if (CHECK(c, len > 0))
 		refused(c, SNAP_SEC_VCPU, 1, out, len, VCPU_1, want);
@@ -637,12 +646,11 @@ static void test_too_many_msrs_refused(struct check *c)
 
 static void test_truncated_section_refused(struct check *c)
 {
-	const struct snap_section *s;
+	const struct snap_section *s = good_section(c, SNAP_SEC_VCPU, 1);
 	char want[128];
 
-	if (!good(c))
+	if (!s)
 		return;
-	s = snap_find(&good_idx, SNAP_SEC_VCPU, 1);
 	snprintf(want, sizeof(want),
 		 "state: vcpu 1: DEBUGREGS: %zu bytes, past the section's end",
 		 sizeof(struct kvm_debugregs));
@@ -663,21 +671,20 @@ static void test_wrong_chip_refused(struct check *c)
 {
 	const struct snap_section *s;
 
-	if (!good(c))
-		return;
-	s = snap_find(&good_idx, SNAP_SEC_IRQCHIP, KVM_IRQCHIP_PIC_MASTER);
-	refused(c, SNAP_SEC_IRQCHIP, KVM_IRQCHIP_PIC_SLAVE, s->payload, s->len,
-		IRQCHIP, "state: PIC slave: the section holds chip 0");
+	s = good_section(c, SNAP_SEC_IRQCHIP, KVM_IRQCHIP_PIC_MASTER);
+	if (s)
+		refused(c, SNAP_SEC_IRQCHIP, KVM_IRQCHIP_PIC_SLAVE, s->payload,
+			s->len, IRQCHIP,
+			"state: PIC slave: the section holds chip 0");
 }
 
 static void test_short_pit_refused(struct check *c)
 {
-	const struct snap_section *s;
+	const struct snap_section *s = good_section(c, SNAP_SEC_PIT, 0);
 	char want[128];
 
-	if (!good(c))
+	if (!s)
 		return;
-	s = snap_find(&good_idx, SNAP_SEC_PIT, 0);
 	snprintf(want, sizeof(want), "state: PIT: %zu bytes, not %zu",
 		 sizeof(struct kvm_pit_state2) - 1,
 		 sizeof(struct kvm_pit_state2));
