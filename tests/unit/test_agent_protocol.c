@@ -144,6 +144,75 @@ static void test_path_decode(struct check *c)
 		  -EBADMSG);
 }
 
+static size_t encode_restored(struct proto_restored *r)
+{
+	struct proto_buf b = { .p = payload, .cap = sizeof(payload) };
+	size_t i;
+
+	r->sec = 1700000000;
+	r->nsec = 999999999;
+	for (i = 0; i < PROTO_SEED_SIZE; i++)
+		r->seed[i] = i * 7 + 1;
+	if (proto_restored_encode(&b, r))
+		return 0;
+	return b.len;
+}
+
+static void test_restored_round_trip(struct check *c)
+{
+	struct proto_restored sent, got;
+	size_t len = encode_restored(&sent);
+
+	CHECK_U64(c, len, PROTO_RESTORED_SIZE);
+	CHECK_U64(c, get32(payload + 12), PROTO_SEED_SIZE);
+	CHECK_INT(c, proto_restored_decode(payload, len, &got), 0);
+	CHECK_U64(c, got.sec, 1700000000);
+	CHECK_U64(c, got.nsec, 999999999);
+	CHECK(c, memcmp(got.seed, sent.seed, PROTO_SEED_SIZE) == 0);
+}
+
+/* Only exactly PROTO_SEED_SIZE bytes are taken, as claimed and as sent. */
+static void test_restored_bad_seed(struct check *c)
+{
+	struct proto_restored r, got;
+	size_t len = encode_restored(&r);
+
+	put32(payload + 12, PROTO_SEED_SIZE - 1);
+	CHECK_INT(c, proto_restored_decode(payload, len - 1, &got), -EBADMSG);
+	CHECK_INT(c, proto_restored_decode(payload, len, &got), -EBADMSG);
+	put32(payload + 12, PROTO_SEED_SIZE + 1);
+	payload[len] = 0;
+	CHECK_INT(c, proto_restored_decode(payload, len + 1, &got), -EBADMSG);
+	put32(payload + 12, 0);
+	CHECK_INT(c, proto_restored_decode(payload, 16, &got), -EBADMSG);
+	/* the right length claimed, one byte more sent */
+	put32(payload + 12, PROTO_SEED_SIZE);
+	CHECK_INT(c, proto_restored_decode(payload, len + 1, &got), -EBADMSG);
+}
+
+static void test_restored_bad_time(struct check *c)
+{
+	struct proto_restored r, got;
+	size_t len = encode_restored(&r);
+
+	put32(payload + 8, 1000000000);
+	CHECK_INT(c, proto_restored_decode(payload, len, &got), -EBADMSG);
+	put32(payload + 8, 0);
+	/* seconds past what a signed time_t holds */
+	put32(payload + 4, 0x80000000u);
+	CHECK_INT(c, proto_restored_decode(payload, len, &got), -EBADMSG);
+}
+
+static void test_restored_truncated(struct check *c)
+{
+	struct proto_restored r, got;
+	size_t len = encode_restored(&r), cut;
+
+	for (cut = 0; cut < len; cut++)
+		if (!CHECK_INT(c, proto_restored_decode(payload, cut, &got), -EBADMSG))
+			return;
+}
+
 static void hex(const uint8_t *d, char *out)
 {
 	int i;
@@ -247,6 +316,10 @@ int main(void)
 	RUN("agent-protocol", test_exec_truncated);
 	RUN("agent-protocol", test_exec_limits);
 	RUN("agent-protocol", test_path_decode);
+	RUN("agent-protocol", test_restored_round_trip);
+	RUN("agent-protocol", test_restored_bad_seed);
+	RUN("agent-protocol", test_restored_bad_time);
+	RUN("agent-protocol", test_restored_truncated);
 	RUN("agent-protocol", test_sha256_vectors);
 	RUN("agent-protocol", test_wire_byte_at_a_time);
 	RUN("agent-protocol", test_wire_truncated_and_bounded);
