@@ -221,6 +221,7 @@ static int dispatch(struct conn *c, const struct proto_hdr *h, const uint8_t *p)
 	case P_CONNECT:
 	case P_READY:
 	case P_SHUTDOWN:
+	case P_RESTORED:
 		return chan_open(c, h, p);
 	case P_DATA_IN:
 	case P_EOF_IN:
