@@ -486,6 +486,15 @@ static void on_frame(struct agent_session *s, const struct proto_hdr *h, const u
 		on_status(ch, h, p);
 }
 
+static const char *read_failure(int err)
+{
+	if (err == -EPIPE)
+		return "the guest closed the connection";
+	if (wire_peer_gone(err))
+		return "the connection to the guest was reset";
+	return "bad frame from the guest agent";
+}
+
 static void read_wire(struct agent_session *s)
 {
 	const uint8_t *p;
@@ -495,8 +504,7 @@ static void read_wire(struct agent_session *s)
 	for (frames = 0; frames < 64 && !s->broken; ) {
 		n = wire_fill(&s->wire);
 		if (n < 0) {
-			broken(s, n == -EPIPE ? "the guest closed the connection" :
-				  "bad frame from the guest agent");
+			broken(s, read_failure(n));
 			return;
 		}
 		if (wire_frame(&s->wire, &h, &p)) {

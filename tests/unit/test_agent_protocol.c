@@ -308,6 +308,29 @@ static void test_wire_truncated_and_bounded(struct check *c)
 	CHECK_INT(c, wire_send(&w, P_DATA_OUT, 1, payload, PROTO_PAYLOAD_MAX + 1), -EMSGSIZE);
 }
 
+/* A transport reset is a hangup, not a protocol error: the agent ends the
+ * session quietly and serves on. A unix socket closed with unread input
+ * resets its peer, as vsock does when a snapshot is restored. */
+static void test_wire_reset_is_hangup(struct check *c)
+{
+	static struct wire w;
+	int sv[2], n;
+
+	if (!CHECK(c, socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK, 0, sv) == 0))
+		return;
+	CHECK(c, write(sv[0], "x", 1) == 1);
+	close(sv[1]);
+	wire_init(&w, sv[0]);
+	n = wire_fill(&w);
+	CHECK_INT(c, n, -ECONNRESET);
+	CHECK(c, wire_peer_gone(n));
+	CHECK(c, wire_peer_gone(-EPIPE));
+	CHECK(c, !wire_peer_gone(-EBADMSG));
+	CHECK(c, !wire_peer_gone(-EPROTO));
+	CHECK(c, !wire_peer_gone(-ENODATA));
+	close(sv[0]);
+}
+
 int main(void)
 {
 	RUN("agent-protocol", test_header_round_trip);
@@ -323,5 +346,6 @@ int main(void)
 	RUN("agent-protocol", test_sha256_vectors);
 	RUN("agent-protocol", test_wire_byte_at_a_time);
 	RUN("agent-protocol", test_wire_truncated_and_bounded);
+	RUN("agent-protocol", test_wire_reset_is_hangup);
 	return check_exit();
 }
