@@ -245,7 +245,7 @@ static void conn_input(struct conn *c)
 		n = wire_fill(&c->wire);
 		if (wire_peer_gone(n) || (n < 0 && c->failed)) {
 			if (n != -EPIPE && !c->failed)
-				say("ending a session: %s", strerror(-n));
+				say("ending a session, its connection broke: %s", strerror(-n));
 			conn_close(c);
 			return;
 		}
