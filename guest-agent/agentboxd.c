@@ -221,6 +221,7 @@ static int dispatch(struct conn *c, const struct proto_hdr *h, const uint8_t *p)
 	case P_CONNECT:
 	case P_READY:
 	case P_SHUTDOWN:
+	case P_RESTORED:
 		return chan_open(c, h, p);
 	case P_DATA_IN:
 	case P_EOF_IN:
@@ -242,7 +243,9 @@ static void conn_input(struct conn *c)
 
 	while (frames < FRAMES_PER_ROUND && wire_control_room(&c->wire)) {
 		n = wire_fill(&c->wire);
-		if (n == -EPIPE || (n < 0 && c->failed)) {
+		if (wire_peer_gone(n) || (n < 0 && c->failed)) {
+			if (n != -EPIPE && !c->failed)
+				say("ending a session, its connection broke: %s", strerror(-n));
 			conn_close(c);
 			return;
 		}
@@ -271,6 +274,8 @@ static void accept_conn(void)
 	int fd = accept4(agent.listen_fd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
 	unsigned int i;
 
+	/* Never fatal: a connection reset while queued (a restored snapshot)
+	 * fails here or at its first read, and the listener serves on. */
 	if (fd < 0)
 		return;
 	for (i = 1; i < AGENT_CONN_MAX; i++) {

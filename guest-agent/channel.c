@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 #include <sys/ioctl.h>
 #include <sys/socket.h>
@@ -21,6 +22,16 @@
 #include <sys/wait.h>
 
 #include "agent.h"
+
+/* <linux/random.h>, which musl's toolchain does not ship. */
+#define RNDADDENTROPY	_IOW('R', 0x03, int[2])
+#define RNDRESEEDCRNG	_IO('R', 0x07)
+
+struct entropy_input {
+	int entropy_count;	/* bits to credit */
+	int buf_size;
+	uint8_t buf[PROTO_SEED_SIZE];
+};
 
 extern char **environ;
 
@@ -334,6 +345,58 @@ static void connect_open(struct conn *c, struct channel *ch)
 	send_opened(c, ch, 0, 0);
 }
 
+/* Mixes SEED into the input pool, credited in full, then rekeys the crng
+ * from that pool: without the reseed, every clone of one snapshot would go
+ * on with the same crng key until the kernel's next scheduled reseed. */
+static int reseed_rng(const uint8_t seed[PROTO_SEED_SIZE], const char **step)
+{
+	struct entropy_input in = {
+		.entropy_count = PROTO_SEED_SIZE * 8,
+		.buf_size = PROTO_SEED_SIZE,
+	};
+	int fd, err = 0;
+
+	*step = "/dev/urandom";
+	fd = open("/dev/urandom", O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	memcpy(in.buf, seed, sizeof(in.buf));
+	*step = "RNDADDENTROPY";
+	if (ioctl(fd, RNDADDENTROPY, &in) < 0)
+		err = -errno;
+	if (!err) {
+		*step = "RNDRESEEDCRNG";
+		if (ioctl(fd, RNDRESEEDCRNG) < 0)
+			err = -errno;
+	}
+	close(fd);
+	return err;
+}
+
+/* The guest resumed from a snapshot: its wall clock stopped at the snapshot
+ * and its random state is shared with every other clone of it. */
+static int restored_open(struct conn *c, struct channel *ch, const uint8_t *p,
+			 size_t len)
+{
+	struct proto_restored r;
+	struct timespec ts;
+	const char *step = "clock_settime";
+	int err;
+
+	if (proto_restored_decode(p, len, &r))
+		return -EBADMSG;
+	ts.tv_sec = r.sec;
+	ts.tv_nsec = r.nsec;
+	err = clock_settime(CLOCK_REALTIME, &ts) < 0 ? -errno : 0;
+	if (!err)
+		err = reseed_rng(r.seed, &step);
+	if (err)
+		chan_error(c, ch, err, step);
+	else
+		send_exit(c, ch, PROTO_EXITED, 0);
+	return 0;
+}
+
 static struct channel *chan_new(struct conn *c, const struct proto_hdr *h)
 {
 	struct channel *ch;
@@ -369,6 +432,10 @@ int chan_open(struct conn *c, const struct proto_hdr *h, const uint8_t *p)
 	case P_EXEC:
 		ch->kind = CHAN_EXEC;
 		return exec_open(c, ch, p, h->len);
+	case P_RESTORED:
+		/* Answered at once, like SHUTDOWN: never waits on anything. */
+		ch->kind = CHAN_READY;
+		return restored_open(c, ch, p, h->len);
 	case P_READY:
 	case P_SHUTDOWN:
 		ch->kind = CHAN_READY;

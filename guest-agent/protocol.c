@@ -5,6 +5,7 @@
  * (possibly hostile) wrote. Integers are little-endian.
  */
 #include <errno.h>
+#include <stdint.h>
 #include <string.h>
 
 #include "protocol.h"
@@ -34,7 +35,7 @@ void proto_hdr_encode(uint8_t out[PROTO_HDR_SIZE], const struct proto_hdr *h)
 
 bool proto_type_known(unsigned int type)
 {
-	return type == P_HELLO || (type >= P_EXEC && type <= P_SHUTDOWN) ||
+	return type == P_HELLO || (type >= P_EXEC && type <= P_RESTORED) ||
 	       (type >= P_DATA_IN && type <= P_OPENED);
 }
 
@@ -226,5 +227,34 @@ int proto_path_decode(const uint8_t *p, size_t len, uint32_t *mode,
 	}
 	if (proto_get_str(&c, path, cap) || !proto_cursor_done(&c) || !path[0])
 		return -EBADMSG;
+	return 0;
+}
+
+int proto_restored_encode(struct proto_buf *b, const struct proto_restored *r)
+{
+	proto_put_u64(b, r->sec);
+	proto_put_u32(b, r->nsec);
+	proto_put_u32(b, PROTO_SEED_SIZE);
+	proto_put_bytes(b, r->seed, PROTO_SEED_SIZE);
+	return b->bad ? -E2BIG : 0;
+}
+
+/*
+ * The seed's length is on the wire so the format can say what it carries,
+ * but only PROTO_SEED_SIZE is taken: fewer bytes would be credited as
+ * entropy they do not have. The time must fit a struct timespec.
+ */
+int proto_restored_decode(const uint8_t *p, size_t len, struct proto_restored *r)
+{
+	struct proto_cursor c = { .p = p, .len = len };
+	uint32_t seed_len;
+
+	r->sec = proto_get_u64(&c);
+	r->nsec = proto_get_u32(&c);
+	seed_len = proto_get_u32(&c);
+	if (c.bad || r->sec > INT64_MAX || r->nsec >= 1000000000u ||
+	    seed_len != PROTO_SEED_SIZE || len != PROTO_RESTORED_SIZE)
+		return -EBADMSG;
+	memcpy(r->seed, c.p + c.off, PROTO_SEED_SIZE);
 	return 0;
 }

@@ -25,6 +25,11 @@
 #define PROTO_ARGS_MAX		1024u
 #define PROTO_CHANNEL_MAX	64u
 #define PROTO_SHA256_SIZE	32
+/* RESTORED's seed: 512 bits, twice what the kernel's crng needs to count
+ * as fully seeded. */
+#define PROTO_SEED_SIZE		64
+/* u64 seconds, u32 nanoseconds, the seed as a u32-length byte string */
+#define PROTO_RESTORED_SIZE	(8 + 4 + 4 + PROTO_SEED_SIZE)
 
 enum proto_type {
 	/* Connection: channel 0. */
@@ -36,6 +41,7 @@ enum proto_type {
 	P_CONNECT	= 0x13,	/* str path of a guest unix socket */
 	P_READY		= 0x14,	/* empty; EXIT 0 once dockerd is ready */
 	P_SHUTDOWN	= 0x15,	/* empty; EXIT 0, then the guest powers off */
+	P_RESTORED	= 0x16,	/* see struct proto_restored; EXIT 0 when done */
 	/* Streams: IN is host to guest, OUT and ERR guest to host. */
 	P_DATA_IN	= 0x20,
 	P_DATA_OUT	= 0x21,
@@ -77,6 +83,13 @@ struct proto_exec {
 	char strings[PROTO_PAYLOAD_MAX + 2 * PROTO_ARGS_MAX + 1];
 };
 
+/* RESTORED: the host's CLOCK_REALTIME and fresh random bytes. */
+struct proto_restored {
+	uint64_t sec;
+	uint32_t nsec;
+	uint8_t seed[PROTO_SEED_SIZE];
+};
+
 /* A bounded writer and reader over one payload. */
 struct proto_buf {
 	uint8_t *p;
@@ -110,5 +123,7 @@ int proto_exec_encode(struct proto_buf *b, uint32_t flags, uint16_t rows,
 int proto_exec_decode(const uint8_t *p, size_t len, struct proto_exec *e);
 int proto_path_decode(const uint8_t *p, size_t len, uint32_t *mode,
 		      bool with_mode, char *path, size_t cap);
+int proto_restored_encode(struct proto_buf *b, const struct proto_restored *r);
+int proto_restored_decode(const uint8_t *p, size_t len, struct proto_restored *r);
 
 #endif

@@ -131,3 +131,15 @@ bool wire_control_room(const struct wire *w)
 {
 	return sizeof(w->tx) - w->tx_len >= WIRE_RESERVE;
 }
+
+/*
+ * Whether a wire_fill() error means the peer went away, not that it broke
+ * the protocol: an end of stream, or a connection the transport reset (as
+ * the guest's vsock does to every connection when a snapshot is restored).
+ * Nothing can be said to such a peer; the session just ends.
+ */
+bool wire_peer_gone(int err)
+{
+	return err == -EPIPE || err == -ECONNRESET || err == -ENOTCONN ||
+	       err == -ECONNABORTED;
+}

@@ -37,5 +37,6 @@ int wire_send_error(struct wire *w, uint32_t channel, int err, const char *msg);
 int wire_flush(struct wire *w);
 bool wire_data_room(const struct wire *w);
 bool wire_control_room(const struct wire *w);
+bool wire_peer_gone(int err);
 
 #endif

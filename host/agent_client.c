@@ -12,6 +12,7 @@
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
+#include <sys/random.h>
 #include <sys/socket.h>
 #include <sys/un.h>
 
@@ -20,6 +21,8 @@
 #define VSOCK_PREFIX	"vsock:"
 #define POLL_MAX	(1 + 3 * PROTO_CHANNEL_MAX)
 #define HELLO_RESEND_MS	1000
+/* The guest does RESTORED's work at once; no answer by then is a hung agent. */
+#define RESTORED_TIMEOUT_MS	10000
 
 static int64_t now_ms(void)
 {
@@ -486,6 +489,15 @@ static void on_frame(struct agent_session *s, const struct proto_hdr *h, const u
 		on_status(ch, h, p);
 }
 
+static const char *read_failure(int err)
+{
+	if (err == -EPIPE)
+		return "the guest closed the connection";
+	if (wire_peer_gone(err))
+		return "the connection to the guest was reset";
+	return "bad frame from the guest agent";
+}
+
 static void read_wire(struct agent_session *s)
 {
 	const uint8_t *p;
@@ -495,8 +507,7 @@ static void read_wire(struct agent_session *s)
 	for (frames = 0; frames < 64 && !s->broken; ) {
 		n = wire_fill(&s->wire);
 		if (n < 0) {
-			broken(s, n == -EPIPE ? "the guest closed the connection" :
-				  "bad frame from the guest agent");
+			broken(s, read_failure(n));
 			return;
 		}
 		if (wire_frame(&s->wire, &h, &p)) {
@@ -652,4 +663,99 @@ int agent_wait(struct agent_session *s, struct agent_chan *ch)
 		if (agent_step(s, NULL, 0, -1))
 			return -EPIPE;
 	return 0;
+}
+
+/* Runs the session until CH has finished or DEADLINE (now_ms()) passes. */
+static int wait_until(struct agent_session *s, struct agent_chan *ch, int64_t deadline)
+{
+	int64_t left;
+
+	while (!agent_chan_finished(ch)) {
+		left = deadline - now_ms();
+		if (left <= 0)
+			return -ETIMEDOUT;
+		if (agent_step(s, NULL, 0, (int)left))
+			return -EPIPE;
+	}
+	return 0;
+}
+
+static int host_seed(uint8_t seed[PROTO_SEED_SIZE])
+{
+	ssize_t n = getrandom(seed, PROTO_SEED_SIZE, 0);
+
+	if (n < 0)
+		return -errno;
+	return n == PROTO_SEED_SIZE ? 0 : -EIO;
+}
+
+/* Sends RESTORED with the host's time taken as late as possible. */
+static struct agent_chan *send_restored(struct agent_session *s, struct proto_restored *r)
+{
+	uint8_t buf[PROTO_RESTORED_SIZE];
+	struct proto_buf b = { .p = buf, .cap = sizeof(buf) };
+	struct timespec ts;
+	struct agent_chan *ch;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	r->sec = ts.tv_sec;
+	r->nsec = ts.tv_nsec;
+	if (proto_restored_encode(&b, r))
+		return NULL;
+	ch = open_chan(s, chan_new(s, -1, -1, -1), P_RESTORED, &b);
+	if (ch && wire_flush(&s->wire) < 0)
+		broken(s, "the connection to the guest broke");
+	return ch;
+}
+
+static int restored_result(struct agent_session *s, struct agent_chan *ch, int err,
+			   char *why, size_t n)
+{
+	if (err == -ETIMEDOUT) {
+		snprintf(why, n, "RESTORED: no answer from the guest agent in %d s",
+			 RESTORED_TIMEOUT_MS / 1000);
+		return err;
+	}
+	if (err) {
+		snprintf(why, n, "RESTORED: %s", s->why);
+		return err;
+	}
+	if (ch->err) {
+		snprintf(why, n, "RESTORED failed in the guest: %s", ch->msg);
+		return -ch->err;
+	}
+	if (ch->exit_how != PROTO_EXITED || ch->exit_value) {
+		snprintf(why, n, "RESTORED: unexpected exit %d from the guest agent",
+			 ch->exit_value);
+		return -EPROTO;
+	}
+	return 0;
+}
+
+/*
+ * After a restore from a snapshot: sets the guest's wall clock to the
+ * host's and reseeds its RNG with fresh host bytes, so that clones of one
+ * snapshot neither share a stale time nor random state. 0, or -errno with
+ * WHY saying which step failed.
+ */
+int agent_restored(struct agent_session *s, char *why, size_t n)
+{
+	struct proto_restored r;
+	struct agent_chan *ch;
+	int err;
+
+	err = host_seed(r.seed);
+	if (err) {
+		snprintf(why, n, "getrandom: %s", strerror(-err));
+		return err;
+	}
+	ch = send_restored(s, &r);
+	if (!ch) {
+		snprintf(why, n, "RESTORED: %s", s->broken ? s->why : "no channel free");
+		return s->broken ? -EPIPE : -ENOBUFS;
+	}
+	err = wait_until(s, ch, now_ms() + RESTORED_TIMEOUT_MS);
+	err = restored_result(s, ch, err, why, n);
+	agent_chan_release(s, ch);
+	return err;
 }

@@ -9,6 +9,7 @@
 
 #include <poll.h>
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include "protocol.h"
@@ -69,5 +70,7 @@ int agent_step(struct agent_session *s, struct pollfd *extra, unsigned int nextr
 	       int timeout_ms);
 int agent_wait(struct agent_session *s, struct agent_chan *ch);
 bool agent_chan_finished(const struct agent_chan *ch);
+
+int agent_restored(struct agent_session *s, char *why, size_t n);
 
 #endif

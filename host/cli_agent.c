@@ -1,7 +1,7 @@
 /*
- * agentbox exec | cp | docker-socket | ready | shutdown: the host's side of
- * the guest agent, over SOCK: a QEMU virtio-console chardev socket, or
- * "vsock:PATH" for the loader's hybrid vsock socket. Every failure of our
+ * agentbox exec | cp | docker-socket | ready | shutdown | fixup: the host's
+ * side of the guest agent, over SOCK: a QEMU virtio-console chardev socket,
+ * or "vsock:PATH" for the loader's hybrid vsock socket. Every failure of our
  * own is one "agentbox: error:" line and exit status 125, so a command's
  * own status (which exec passes through) stays unambiguous.
  */
@@ -38,6 +38,8 @@ const char cli_agent_usage[] =
 	"      serve HOSTPATH; each connection reaches the guest's /run/docker.sock\n"
 	"  agentbox ready SOCK [SECONDS]   wait until the guest's dockerd is ready\n"
 	"  agentbox shutdown SOCK          power the guest off\n"
+	"  agentbox fixup SOCK             after a restore from a snapshot: set the\n"
+	"      guest's clock to the host's and reseed its RNG with host bytes\n"
 	"  SOCK is QEMU's agent chardev socket (tools/run-qemu --agent), or\n"
 	"  vsock:PATH for a Firecracker-style hybrid vsock socket (CONNECT 1024).\n";
 
@@ -376,6 +378,22 @@ static int cmd_shutdown(int argc, char *argv[])
 	return rc;
 }
 
+static int cmd_fixup(int argc, char *argv[])
+{
+	char why[AGENT_WHY_MAX];
+	struct agent_session *s;
+	int err;
+
+	if (argc != 2)
+		return fail("fixup: usage: agentbox fixup SOCK");
+	s = open_session(argv[1]);
+	if (!s)
+		return CLI_EXIT_FAILED;
+	err = agent_restored(s, why, sizeof(why));
+	agent_session_free(s);
+	return err ? fail("fixup: %s", why) : 0;
+}
+
 static const struct {
 	const char *name;
 	int (*fn)(int argc, char *argv[]);
@@ -385,6 +403,7 @@ static const struct {
 	{ "docker-socket", cmd_docker_socket },
 	{ "ready", cmd_ready },
 	{ "shutdown", cmd_shutdown },
+	{ "fixup", cmd_fixup },
 };
 
 bool cli_agent_is_command(const char *name)

@@ -1,5 +1,5 @@
-/* The guest-agent subcommands of agentbox: exec, cp, docker-socket, ready
- * and shutdown (cli_agent.c). */
+/* The guest-agent subcommands of agentbox: exec, cp, docker-socket, ready,
+ * shutdown and fixup (cli_agent.c). */
 #ifndef AGENTBOX_CLI_AGENT_H
 #define AGENTBOX_CLI_AGENT_H
 

@@ -24,8 +24,15 @@ static void check_exec(void)
 			__builtin_trap();
 }
 
+static void check_restored(const struct proto_restored *r)
+{
+	if (r->sec > INT64_MAX || r->nsec >= 1000000000u)
+		__builtin_trap();
+}
+
 static void payload(const struct proto_hdr *h, const uint8_t *p)
 {
+	struct proto_restored r;
 	uint32_t mode;
 
 	switch (h->type) {
@@ -39,6 +46,13 @@ static void payload(const struct proto_hdr *h, const uint8_t *p)
 		if (proto_path_decode(p, h->len, &mode, h->type == P_PUT, path,
 				      sizeof(path)) == 0 && strlen(path) > PROTO_STR_MAX)
 			__builtin_trap();
+		break;
+	case P_RESTORED:
+		if (proto_restored_decode(p, h->len, &r) == 0) {
+			check_restored(&r);
+			if (h->len != PROTO_RESTORED_SIZE)
+				__builtin_trap();
+		}
 		break;
 	}
 }

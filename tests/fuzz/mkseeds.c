@@ -11,6 +11,7 @@
 #include "check.h"
 #include "fuzz_input.h"
 #include "images.h"
+#include "protocol.h"
 #include "snapshot_file.h"
 
 #define VQ_MEM		0x6000
@@ -222,7 +223,8 @@ static int snapshot_seeds(const char *base)
 	return err;
 }
 
-/* An EXEC frame of "sh -c true" in /tmp with one variable, and a PUT. */
+/* An EXEC frame of "sh -c true" in /tmp with one variable, a PUT, and a
+ * RESTORED (1700000000 s, a seed of 0x5a bytes). */
 static int agent_protocol_seeds(const char *base)
 {
 	static const uint8_t exec_frame[] = {
@@ -237,14 +239,23 @@ static int agent_protocol_seeds(const char *base)
 		14, 0, 0, 0, 1, 0x11, 0, 0, 2, 0, 0, 0,
 		0xa4, 1, 0, 0, 6, 0, 0, 0, '/', 't', 'm', 'p', '/', 'x',
 	};
+	uint8_t restored_frame[PROTO_HDR_SIZE + PROTO_RESTORED_SIZE] = {
+		PROTO_RESTORED_SIZE, 0, 0, 0, 1, 0x16, 0, 0, 3, 0, 0, 0,
+		0, 0xf1, 0x53, 0x65, 0, 0, 0, 0, 0, 0, 0, 0,
+		PROTO_SEED_SIZE, 0, 0, 0,
+	};
 	char dir[4096];
 	int err;
 
+	memset(restored_frame + PROTO_HDR_SIZE + 16, 0x5a, PROTO_SEED_SIZE);
 	err = make_dir(base, "fuzz_agent_protocol", dir, sizeof(dir));
 	if (!err)
 		err = write_file(dir, "exec", exec_frame, sizeof(exec_frame), NULL, 0);
 	if (!err)
 		err = write_file(dir, "put", put_frame, sizeof(put_frame), NULL, 0);
+	if (!err)
+		err = write_file(dir, "restored", restored_frame, sizeof(restored_frame),
+				 NULL, 0);
 	return err;
 }
 

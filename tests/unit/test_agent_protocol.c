@@ -144,6 +144,75 @@ static void test_path_decode(struct check *c)
 		  -EBADMSG);
 }
 
+static size_t encode_restored(struct proto_restored *r)
+{
+	struct proto_buf b = { .p = payload, .cap = sizeof(payload) };
+	size_t i;
+
+	r->sec = 1700000000;
+	r->nsec = 999999999;
+	for (i = 0; i < PROTO_SEED_SIZE; i++)
+		r->seed[i] = i * 7 + 1;
+	if (proto_restored_encode(&b, r))
+		return 0;
+	return b.len;
+}
+
+static void test_restored_round_trip(struct check *c)
+{
+	struct proto_restored sent, got;
+	size_t len = encode_restored(&sent);
+
+	CHECK_U64(c, len, PROTO_RESTORED_SIZE);
+	CHECK_U64(c, get32(payload + 12), PROTO_SEED_SIZE);
+	CHECK_INT(c, proto_restored_decode(payload, len, &got), 0);
+	CHECK_U64(c, got.sec, 1700000000);
+	CHECK_U64(c, got.nsec, 999999999);
+	CHECK(c, memcmp(got.seed, sent.seed, PROTO_SEED_SIZE) == 0);
+}
+
+/* Only exactly PROTO_SEED_SIZE bytes are taken, as claimed and as sent. */
+static void test_restored_bad_seed(struct check *c)
+{
+	struct proto_restored r, got;
+	size_t len = encode_restored(&r);
+
+	put32(payload + 12, PROTO_SEED_SIZE - 1);
+	CHECK_INT(c, proto_restored_decode(payload, len - 1, &got), -EBADMSG);
+	CHECK_INT(c, proto_restored_decode(payload, len, &got), -EBADMSG);
+	put32(payload + 12, PROTO_SEED_SIZE + 1);
+	payload[len] = 0;
+	CHECK_INT(c, proto_restored_decode(payload, len + 1, &got), -EBADMSG);
+	put32(payload + 12, 0);
+	CHECK_INT(c, proto_restored_decode(payload, 16, &got), -EBADMSG);
+	/* the right length claimed, one byte more sent */
+	put32(payload + 12, PROTO_SEED_SIZE);
+	CHECK_INT(c, proto_restored_decode(payload, len + 1, &got), -EBADMSG);
+}
+
+static void test_restored_bad_time(struct check *c)
+{
+	struct proto_restored r, got;
+	size_t len = encode_restored(&r);
+
+	put32(payload + 8, 1000000000);
+	CHECK_INT(c, proto_restored_decode(payload, len, &got), -EBADMSG);
+	put32(payload + 8, 0);
+	/* seconds past what a signed time_t holds */
+	put32(payload + 4, 0x80000000u);
+	CHECK_INT(c, proto_restored_decode(payload, len, &got), -EBADMSG);
+}
+
+static void test_restored_truncated(struct check *c)
+{
+	struct proto_restored r, got;
+	size_t len = encode_restored(&r), cut;
+
+	for (cut = 0; cut < len; cut++)
+		if (!CHECK_INT(c, proto_restored_decode(payload, cut, &got), -EBADMSG))
+			return;
+}
+
 static void hex(const uint8_t *d, char *out)
 {
 	int i;
@@ -239,6 +308,29 @@ static void test_wire_truncated_and_bounded(struct check *c)
 	CHECK_INT(c, wire_send(&w, P_DATA_OUT, 1, payload, PROTO_PAYLOAD_MAX + 1), -EMSGSIZE);
 }
 
+/* A transport reset is a hangup, not a protocol error: the agent ends the
+ * session quietly and serves on. A unix socket closed with unread input
+ * resets its peer, as vsock does when a snapshot is restored. */
+static void test_wire_reset_is_hangup(struct check *c)
+{
+	static struct wire w;
+	int sv[2], n;
+
+	if (!CHECK(c, socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK, 0, sv) == 0))
+		return;
+	CHECK(c, write(sv[0], "x", 1) == 1);
+	close(sv[1]);
+	wire_init(&w, sv[0]);
+	n = wire_fill(&w);
+	CHECK_INT(c, n, -ECONNRESET);
+	CHECK(c, wire_peer_gone(n));
+	CHECK(c, wire_peer_gone(-EPIPE));
+	CHECK(c, !wire_peer_gone(-EBADMSG));
+	CHECK(c, !wire_peer_gone(-EPROTO));
+	CHECK(c, !wire_peer_gone(-ENODATA));
+	close(sv[0]);
+}
+
 int main(void)
 {
 	RUN("agent-protocol", test_header_round_trip);
@@ -247,8 +339,13 @@ int main(void)
 	RUN("agent-protocol", test_exec_truncated);
 	RUN("agent-protocol", test_exec_limits);
 	RUN("agent-protocol", test_path_decode);
+	RUN("agent-protocol", test_restored_round_trip);
+	RUN("agent-protocol", test_restored_bad_seed);
+	RUN("agent-protocol", test_restored_bad_time);
+	RUN("agent-protocol", test_restored_truncated);
 	RUN("agent-protocol", test_sha256_vectors);
 	RUN("agent-protocol", test_wire_byte_at_a_time);
 	RUN("agent-protocol", test_wire_truncated_and_bounded);
+	RUN("agent-protocol", test_wire_reset_is_hangup);
 	return check_exit();
 }
