@@ -159,3 +159,26 @@ void put_desc(uint8_t *table, unsigned int i, uint64_t addr, uint32_t len,
 	put16(d + 12, flags);
 	put16(d + 14, next);
 }
+
+int snap_reparse(struct snap_builder *b, struct snap_index *idx)
+{
+	char why[256];
+	int err;
+
+	err = snap_seal(b);
+	if (err)
+		return err;
+	return snap_parse(b->data, b->len, idx, why, sizeof(why));
+}
+
+int snap_one(struct snap_index *idx, struct snap_builder *b, uint32_t tag,
+	     uint32_t instance, const void *payload, size_t len)
+{
+	int err;
+
+	snap_builder_free(b);
+	err = snap_add_section(b, tag, instance, payload, len);
+	if (err)
+		return err;
+	return snap_reparse(b, idx);
+}
