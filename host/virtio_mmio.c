@@ -629,6 +629,12 @@ static int check_status(unsigned int index, const struct mmio_snap *st,
 /*
  * A live queue is mapped into guest RAM here, exactly as QueueReady maps
  * it; one that is not live holds whatever the driver wrote so far.
+ *
+ * The restored device model is new and holds no chains, so chains the
+ * saved one had taken and not yet returned (vsock keeps an rx buffer
+ * until there is data for it) are taken again from the avail ring. That
+ * relies on every device here returning chains in the order it took
+ * them, which leaves those avail entries untouched by the driver.
  */
 static int check_queue(const struct virtio_mmio *t, unsigned int index,
 		       struct mmio_snap *st, unsigned int i, char *why,
@@ -653,7 +659,7 @@ static int check_queue(const struct virtio_mmio *t, unsigned int index,
 				   (unsigned long long)q->avail,
 				   (unsigned long long)q->used);
 	q->ready = true;
-	q->vq.last_avail_idx = st->last_avail_idx[i];
+	q->vq.last_avail_idx = st->used_idx[i];
 	q->vq.used_idx = st->used_idx[i];
 	return 0;
 }

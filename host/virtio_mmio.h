@@ -124,7 +124,9 @@ void virtio_mmio_fail(struct virtio_mmio *t, unsigned int qi,
  * given its disks in another order), then maps every live queue into
  * guest RAM as QueueReady does, refusing rings outside it, and raises
  * the line again if it was high. Indices are free-running: any value is
- * state a driver can have.
+ * state a driver can have. Chains the device had taken but not returned
+ * are taken again (last_avail_idx goes back to used_idx): the device
+ * model behind a restored transport starts with none in hand.
  */
 int virtio_mmio_save(struct virtio_mmio *t, unsigned int index,
 		     struct snap_builder *b, char *why, size_t why_size);

@@ -855,6 +855,35 @@ out:
 	teardown_blk();
 }
 
+/*
+ * A chain the saved device had taken and not returned: the restored one
+ * starts empty-handed and takes it again.
+ */
+static void test_snapshot_retakes_held_chains(struct check *c)
+{
+	uint8_t p[SNAP_LEN];
+	struct snap_builder b;
+	char why[256] = "";
+
+	snap_builder_init(&b);
+	if (!setup_blk(c, false) || !good_section(c, p) ||
+	    !fresh_blk_transport(c))
+		goto out;
+	put16(p + Q0_LAST_AVAIL, 1);
+	if (!CHECK_INT(c, snap_one(&idx, &b, SNAP_SEC_VIRTIO_MMIO, 0, p,
+				   SNAP_LEN), 0) ||
+	    !CHECK_INT(c, virtio_mmio_restore(&t, 0, &idx, why, sizeof(why)),
+		       0))
+		goto out;
+	CHECK_U64(c, t.q[0].vq.last_avail_idx, 0);
+	blk_request(T_IN, 2, 512);
+	CHECK_U64(c, used_idx(), 1);
+	CHECK_INT(c, mem[DATA], 3);
+out:
+	snap_builder_free(&b);
+	teardown_blk();
+}
+
 /* The disk behind the transport must be the one the guest saw. */
 static void test_snapshot_other_disk(struct check *c)
 {
@@ -918,6 +947,7 @@ int main(void)
 	RUN(SUITE, test_snapshot_round_trip);
 	RUN(SUITE, test_snapshot_refused);
 	RUN(SUITE, test_snapshot_any_indices);
+	RUN(SUITE, test_snapshot_retakes_held_chains);
 	RUN(SUITE, test_snapshot_other_disk);
 	return check_exit();
 }
