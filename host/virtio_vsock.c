@@ -585,6 +585,7 @@ static void work_hosts(struct virtio_vsock *v)
 		else if (c->state == VSOCK_ESTABLISHED && c->can_write)
 			flush(v, c);
 	}
+	vsock_host_expire(v);
 }
 
 static void note_event(struct virtio_vsock *v, const struct epoll_event *e)
@@ -611,6 +612,10 @@ int virtio_vsock_poll(struct virtio_vsock *v, int timeout_ms)
 	struct epoll_event ev[MAX_EVENTS];
 	int i, n;
 
+	virtio_mmio_lock(v->t);
+	if (!v->paused)
+		timeout_ms = vsock_host_wait_ms(v, timeout_ms);
+	virtio_mmio_unlock(v->t);
 	n = epoll_wait(v->epoll_fd, ev, MAX_EVENTS, timeout_ms);
 	if (n < 0)
 		return errno == EINTR ? 0 : -errno;
@@ -660,6 +665,7 @@ int virtio_vsock_open(struct virtio_vsock *v, const char *path, uint64_t cid,
 	strcpy(v->path, path);
 	v->guest_cid = cid;
 	v->next_port = VSOCK_LOCAL_PORT_BASE;
+	v->handshake_ms = VSOCK_HANDSHAKE_MS;
 	if (check_only)
 		return vsock_host_listen(v, true, why, n);
 	v->epoll_fd = epoll_create1(EPOLL_CLOEXEC);

@@ -65,6 +65,8 @@
 #define VSOCK_PATH_MAX		96
 /* Host ports for host-initiated connections start here (as Firecracker). */
 #define VSOCK_LOCAL_PORT_BASE	(1U << 30)
+/* A client that has not sent its CONNECT line by then gives up its slot. */
+#define VSOCK_HANDSHAKE_MS	5000
 
 enum vsock_state {
 	VSOCK_FREE,
@@ -108,9 +110,10 @@ struct vsock_conn {
 	uint32_t fwd_cnt;
 	uint32_t last_fwd_sent;
 	uint8_t *buf;
-	/* The CONNECT line read so far. */
+	/* The CONNECT line read so far, and when the client is dropped. */
 	char line[VSOCK_LINE_MAX];
 	unsigned int line_len;
+	uint64_t deadline_ms;
 };
 
 /* A reset for a packet that matched no connection. */
@@ -139,6 +142,8 @@ struct virtio_vsock {
 	struct virtq_chain rx_chain;
 	/* Scratch for the tx (or event) chain being handled. */
 	struct virtq_chain tx_chain;
+	/* VSOCK_HANDSHAKE_MS, shorter in tests. */
+	int handshake_ms;
 	/*
 	 * A snapshot is being taken or restored: the thread notes socket
 	 * events but touches neither the queues nor guest memory.

@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <time.h>
 #include <sys/socket.h>
 #include <sys/un.h>
 
@@ -1063,6 +1064,40 @@ static void test_pause(struct check *c)
 	teardown();
 }
 
+static long elapsed_ms(const struct timespec *since)
+{
+	struct timespec now;
+
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	return (now.tv_sec - since->tv_sec) * 1000 +
+	       (now.tv_nsec - since->tv_nsec) / 1000000;
+}
+
+/*
+ * A client that never finishes its CONNECT line loses its slot once its
+ * time is up, and the thread's wait ends then without any event.
+ */
+static void test_handshake_timeout(struct check *c)
+{
+	struct timespec start;
+	int slow;
+
+	if (!setup(c))
+		return;
+	v.handshake_ms = 50;
+	slow = client(sock_path);
+	put_str(slow, "CONN");
+	pump();
+	CHECK(c, !dropped(slow));
+	clock_gettime(CLOCK_MONOTONIC, &start);
+	while (!dropped(slow) && elapsed_ms(&start) < 2000)
+		virtio_vsock_poll(&v, 2000);
+	CHECK(c, dropped(slow));
+	CHECK(c, elapsed_ms(&start) < 1000);
+	close(slow);
+	teardown();
+}
+
 int main(void)
 {
 	log_set_fd(open("/dev/null", O_WRONLY));
@@ -1089,5 +1124,6 @@ int main(void)
 	RUN(SUITE, test_snapshot_round_trip);
 	RUN(SUITE, test_snapshot_refused);
 	RUN(SUITE, test_pause);
+	RUN(SUITE, test_handshake_timeout);
 	return check_exit();
 }
