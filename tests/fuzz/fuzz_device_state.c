@@ -17,6 +17,7 @@
 #include "console.h"
 #include "fuzz_input.h"
 #include "log.h"
+#include "mmio_helpers.h"
 #include "serial.h"
 #include "snapshot.h"
 #include "virtio_blk.h"
@@ -24,7 +25,6 @@
 #include "virtio_rng.h"
 
 #define DISK_SECTORS	64
-#define S_NEEDS_RESET	0x40
 
 static struct snap_index idx;
 static struct virtio_blk disk;
@@ -86,30 +86,18 @@ out:
 	snap_builder_free(&b);
 }
 
-static void wr(uint64_t off, uint32_t v)
-{
-	virtio_mmio_bus_ops.write(&t, off, (const uint8_t *)&v, 4);
-}
-
-static uint32_t rd(uint64_t off)
-{
-	uint32_t v = 0;
-
-	virtio_mmio_bus_ops.read(&t, off, (uint8_t *)&v, 4);
-	return v;
-}
-
 /* Every queue served twice, with an interrupt acknowledged between. */
 static void drive(void)
 {
 	unsigned int q;
 
 	for (q = 0; q < VIRTIO_MMIO_MAX_QUEUES; q++)
-		wr(0x050, q);
-	wr(0x064, rd(0x060));
+		mmio_wr(&t, QUEUE_NOTIFY, q);
+	mmio_wr(&t, INT_ACK, mmio_rd(&t, INT_STATUS));
 	for (q = 0; q < VIRTIO_MMIO_MAX_QUEUES; q++)
-		wr(0x050, q);
-	if ((rd(0x070) & S_NEEDS_RESET) != (t.failed ? S_NEEDS_RESET : 0))
+		mmio_wr(&t, QUEUE_NOTIFY, q);
+	if ((mmio_rd(&t, STATUS) & S_NEEDS_RESET) !=
+	    (t.failed ? S_NEEDS_RESET : 0))
 		__builtin_trap();
 }
 

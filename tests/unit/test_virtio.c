@@ -14,6 +14,7 @@
 
 #include "check.h"
 #include "log.h"
+#include "mmio_helpers.h"
 #include "snapshot.h"
 #include "virtio_blk.h"
 #include "virtio_mmio.h"
@@ -21,49 +22,12 @@
 
 #define SUITE	"virtio"
 
-/* Registers, from the virtio 1.x spec's MMIO layout. */
-#define MAGIC		0x000
-#define VERSION		0x004
-#define DEVICE_ID	0x008
-#define VENDOR_ID	0x00c
-#define DEV_FEAT	0x010
-#define DEV_FEAT_SEL	0x014
-#define DRV_FEAT	0x020
-#define DRV_FEAT_SEL	0x024
-#define QUEUE_SEL	0x030
-#define QUEUE_NUM_MAX	0x034
-#define QUEUE_NUM	0x038
-#define QUEUE_READY	0x044
-#define QUEUE_NOTIFY	0x050
-#define INT_STATUS	0x060
-#define INT_ACK		0x064
-#define STATUS		0x070
-#define DESC_LO		0x080
-#define DESC_HI		0x084
-#define AVAIL_LO	0x090
-#define AVAIL_HI	0x094
-#define USED_LO		0x0a0
-#define USED_HI		0x0a4
-#define SHM_LEN_LO	0x0b0
-#define CONFIG_GEN	0x0fc
-#define CONFIG		0x100
-
-#define S_ACK		1
-#define S_DRIVER	2
-#define S_DRIVER_OK	4
-#define S_FEATURES_OK	8
-#define S_NEEDS_RESET	0x40
-
 #define F_INDIRECT	(1ULL << 28)
 #define F_EVENT_IDX	(1ULL << 29)
 #define F_VERSION_1	(1ULL << 32)
 #define F_BLK_SEG_MAX	(1ULL << 2)
 #define F_BLK_RO	(1ULL << 5)
 #define F_BLK_FLUSH	(1ULL << 9)
-
-#define D_NEXT		1
-#define D_WRITE		2
-#define D_INDIRECT	4
 
 /* Guest RAM: rings, an indirect table, request buffers, a big buffer. */
 #define MEM_SIZE	0x40000
@@ -110,15 +74,12 @@ static int rec_set(void *ctx, unsigned int gsi, bool level)
 
 static uint32_t rd(uint64_t off)
 {
-	uint32_t v = 0;
-
-	virtio_mmio_bus_ops.read(&t, off, (uint8_t *)&v, 4);
-	return v;
+	return mmio_rd(&t, off);
 }
 
 static void wr(uint64_t off, uint32_t v)
 {
-	virtio_mmio_bus_ops.write(&t, off, (const uint8_t *)&v, 4);
+	mmio_wr(&t, off, v);
 }
 
 /* Sector s of the test disk holds the byte s + 1 throughout. */
@@ -793,8 +754,9 @@ static void test_snapshot_refused(struct check *c)
 {
 	uint8_t good[SNAP_LEN], p[SNAP_LEN];
 
-	if (!setup_blk(c, false) || !good_section(c, good) ||
-	    !fresh_blk_transport(c))
+	if (!setup_blk(c, false))
+		return;
+	if (!good_section(c, good) || !fresh_blk_transport(c))
 		goto out;
 	refused(c, good, SNAP_LEN - 1,
 		"state: virtio 0: 74 bytes, not what the fields take");
@@ -822,23 +784,37 @@ out:
 	teardown_blk();
 }
 
-/* Indices are free-running u16s: any pair is state a driver can make. */
-static void test_snapshot_any_indices(struct check *c)
+/*
+ * A fresh blk transport restored from a handshaken one's section with
+ * queue 0's indices replaced.
+ */
+static bool restore_indices(struct check *c, uint16_t last_avail,
+			    uint16_t used)
 {
 	uint8_t p[SNAP_LEN];
 	struct snap_builder b;
 	char why[256] = "";
+	bool ok;
 
+	if (!good_section(c, p) || !fresh_blk_transport(c))
+		return false;
+	put16(p + Q0_LAST_AVAIL, last_avail);
+	put16(p + Q0_LAST_AVAIL + 2, used);
 	snap_builder_init(&b);
-	if (!setup_blk(c, false) || !good_section(c, p) ||
-	    !fresh_blk_transport(c))
-		goto out;
-	put16(p + Q0_LAST_AVAIL, 0xfffe);
-	put16(p + Q0_LAST_AVAIL + 2, 0xfffe);
-	if (!CHECK_INT(c, snap_one(&idx, &b, SNAP_SEC_VIRTIO_MMIO, 0, p,
-				   SNAP_LEN), 0) ||
-	    !CHECK_INT(c, virtio_mmio_restore(&t, 0, &idx, why, sizeof(why)),
-		       0))
+	ok = CHECK_INT(c, snap_one(&idx, &b, SNAP_SEC_VIRTIO_MMIO, 0, p,
+				   SNAP_LEN), 0) &&
+	     CHECK_INT(c, virtio_mmio_restore(&t, 0, &idx, why, sizeof(why)),
+		       0);
+	snap_builder_free(&b);
+	return ok;
+}
+
+/* Indices are free-running u16s: any pair is state a driver can make. */
+static void test_snapshot_any_indices(struct check *c)
+{
+	if (!setup_blk(c, false))
+		return;
+	if (!restore_indices(c, 0xfffe, 0xfffe))
 		goto out;
 	/* Two requests carry the indices across the wrap. */
 	next_avail = 0xfffe;
@@ -851,7 +827,6 @@ static void test_snapshot_any_indices(struct check *c)
 	CHECK_U64(c, t.q[0].vq.last_avail_idx, 0);
 	CHECK_INT(c, mem[DATA], 2);
 out:
-	snap_builder_free(&b);
 	teardown_blk();
 }
 
@@ -861,26 +836,15 @@ out:
  */
 static void test_snapshot_retakes_held_chains(struct check *c)
 {
-	uint8_t p[SNAP_LEN];
-	struct snap_builder b;
-	char why[256] = "";
-
-	snap_builder_init(&b);
-	if (!setup_blk(c, false) || !good_section(c, p) ||
-	    !fresh_blk_transport(c))
-		goto out;
-	put16(p + Q0_LAST_AVAIL, 1);
-	if (!CHECK_INT(c, snap_one(&idx, &b, SNAP_SEC_VIRTIO_MMIO, 0, p,
-				   SNAP_LEN), 0) ||
-	    !CHECK_INT(c, virtio_mmio_restore(&t, 0, &idx, why, sizeof(why)),
-		       0))
+	if (!setup_blk(c, false))
+		return;
+	if (!restore_indices(c, 1, 0))
 		goto out;
 	CHECK_U64(c, t.q[0].vq.last_avail_idx, 0);
 	blk_request(T_IN, 2, 512);
 	CHECK_U64(c, used_idx(), 1);
 	CHECK_INT(c, mem[DATA], 3);
 out:
-	snap_builder_free(&b);
 	teardown_blk();
 }
 
@@ -891,9 +855,9 @@ static void test_snapshot_other_disk(struct check *c)
 	struct snap_builder b;
 	char why[256] = "";
 
-	snap_builder_init(&b);
 	if (!setup_blk(c, false))
-		goto out;
+		return;
+	snap_builder_init(&b);
 	CHECK_INT(c, virtio_mmio_restore(&t, 1, &idx, why, sizeof(why)),
 		  -EINVAL);
 	if (!CHECK_INT(c, virtio_blk_save(&blk, 0, &b, why, sizeof(why)), 0) ||

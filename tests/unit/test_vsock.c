@@ -19,28 +19,13 @@
 
 #include "check.h"
 #include "log.h"
+#include "mmio_helpers.h"
 #include "options.h"
 #include "snapshot.h"
 #include "virtio_mmio.h"
 #include "virtio_vsock.h"
 
 #define SUITE	"vsock"
-
-#define QUEUE_SEL	0x030
-#define QUEUE_NUM	0x038
-#define QUEUE_READY	0x044
-#define QUEUE_NOTIFY	0x050
-#define INT_STATUS	0x060
-#define STATUS		0x070
-#define DRV_FEAT	0x020
-#define DRV_FEAT_SEL	0x024
-#define DESC_LO		0x080
-#define AVAIL_LO	0x090
-#define USED_LO		0x0a0
-#define CONFIG		0x100
-
-#define D_NEXT		1
-#define D_WRITE		2
 
 #define MEM_SIZE	0x100000
 #define QSIZE		16
@@ -92,15 +77,12 @@ static int no_irq(void *ctx, unsigned int gsi, bool level)
 
 static uint32_t rd(uint64_t off)
 {
-	uint32_t val = 0;
-
-	virtio_mmio_bus_ops.read(&t, off, (uint8_t *)&val, 4);
-	return val;
+	return mmio_rd(&t, off);
 }
 
 static void wr(uint64_t off, uint32_t val)
 {
-	virtio_mmio_bus_ops.write(&t, off, (const uint8_t *)&val, 4);
+	mmio_wr(&t, off, val);
 }
 
 static void make_avail(unsigned int q, uint16_t head)
@@ -894,7 +876,7 @@ static void test_transport_reset(struct check *c)
 	post_event(1, 4);
 	/* The device keeps them until it has something to say. */
 	CHECK_INT(c, evt_used(), 0);
-	wr(0x064, rd(INT_STATUS));
+	wr(INT_ACK, rd(INT_STATUS));
 	CHECK_INT(c, virtio_vsock_transport_reset(&v), 0);
 	CHECK_INT(c, evt_used(), 1);
 	CHECK_INT(c, get32(used + 4), 0);
