@@ -416,18 +416,24 @@ static void test_blk_config(struct check *c)
 	teardown_blk();
 }
 
-static void test_indirect(struct check *c)
+/* A one-sector read through an indirect table. */
+static void indirect_read(uint64_t sector)
 {
-	if (!setup_blk(c, false) ||
-	    !handshake(c, F_VERSION_1 | F_INDIRECT))
-		return;
-	put_hdr(T_IN, 5);
+	put_hdr(T_IN, sector);
 	put_desc(mem + TABLE, 0, HDR, 16, D_NEXT, 1);
 	put_desc(mem + TABLE, 1, DATA, 512, D_NEXT | D_WRITE, 2);
 	put_desc(mem + TABLE, 2, STAT, 1, D_WRITE, 0);
 	put_desc(mem + DESC, 0, TABLE, 48, D_INDIRECT, 0);
 	make_avail(0);
 	wr(QUEUE_NOTIFY, 0);
+}
+
+static void test_indirect(struct check *c)
+{
+	if (!setup_blk(c, false) ||
+	    !handshake(c, F_VERSION_1 | F_INDIRECT))
+		return;
+	indirect_read(5);
 	CHECK_INT(c, mem[STAT], 0);
 	CHECK_INT(c, mem[DATA + 511], 6);
 	teardown_blk();
@@ -694,13 +700,7 @@ static void test_snapshot_round_trip(struct check *c)
 	wr(INT_ACK, 1);
 	CHECK(c, !irq.level);
 	/* Indirect, so the negotiated features came back with the queue. */
-	put_hdr(T_IN, 7);
-	put_desc(mem + TABLE, 0, HDR, 16, D_NEXT, 1);
-	put_desc(mem + TABLE, 1, DATA, 512, D_NEXT | D_WRITE, 2);
-	put_desc(mem + TABLE, 2, STAT, 1, D_WRITE, 0);
-	put_desc(mem + DESC, 0, TABLE, 48, D_INDIRECT, 0);
-	make_avail(0);
-	wr(QUEUE_NOTIFY, 0);
+	indirect_read(7);
 	CHECK_U64(c, used_idx(), 4);
 	CHECK_U64(c, used_len(3), 513);
 	CHECK_INT(c, mem[STAT], 0);
