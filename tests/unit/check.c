@@ -1,3 +1,4 @@
+#include <errno.h>
 #include <inttypes.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -181,4 +182,26 @@ int snap_one(struct snap_index *idx, struct snap_builder *b, uint32_t tag,
 	if (err)
 		return err;
 	return snap_reparse(b, idx);
+}
+
+bool check_refused(struct check *c, uint32_t tag, const void *p, size_t len,
+		   int (*restore)(const struct snap_index *idx, char *why,
+				  size_t why_size),
+		   const char *want)
+{
+	static struct snap_index idx;
+	struct snap_builder b;
+	char why[256] = "";
+	bool ok = false;
+
+	snap_builder_init(&b);
+	if (!CHECK_INT(c, snap_one(&idx, &b, tag, 0, p, len), 0))
+		goto out;
+	ok = restore(&idx, why, sizeof(why)) == -EINVAL &&
+	     !strncmp(why, want, strlen(want));
+	if (!ok)
+		check_fail(c, "want \"%s...\", got \"%s\"", want, why);
+out:
+	snap_builder_free(&b);
+	return ok;
 }

@@ -75,4 +75,13 @@ int snap_reparse(struct snap_builder *b, struct snap_index *idx);
 int snap_one(struct snap_index *idx, struct snap_builder *b, uint32_t tag,
 	     uint32_t instance, const void *payload, size_t len);
 
+/*
+ * Give restore() a state file whose one section (tag, instance 0) is p:
+ * it must refuse it with -EINVAL and a why that starts with want.
+ */
+bool check_refused(struct check *c, uint32_t tag, const void *p, size_t len,
+		   int (*restore)(const struct snap_index *idx, char *why,
+				  size_t why_size),
+		   const char *want);
+
 #endif /* AGENTBOX_CHECK_H */
