@@ -134,7 +134,8 @@ static inline bool snap_reader_done(const struct snap_reader *r)
 
 /* Add what w packed as a section; -E2BIG if it overran its buffer. */
 static inline int snap_add_writer(struct snap_builder *b, uint32_t tag,
-				  uint32_t instance, const struct snap_writer *w)
+				  uint32_t instance,
+				  const struct snap_writer *w)
 {
 	if (!w->ok)
 		return -E2BIG;

@@ -253,7 +253,8 @@ static void write_status(struct virtio_mmio *t, uint32_t val)
 	}
 	val &= ~VIRTIO_CONFIG_S_NEEDS_RESET;
 	if ((val & VIRTIO_CONFIG_S_FEATURES_OK) &&
-	    !(t->status & VIRTIO_CONFIG_S_FEATURES_OK) && !features_ok(t->device_features, t->driver_features))
+	    !(t->status & VIRTIO_CONFIG_S_FEATURES_OK) &&
+	    !features_ok(t->device_features, t->driver_features))
 		val &= ~VIRTIO_CONFIG_S_FEATURES_OK;
 	/* Nothing runs without an accepted feature set. */
 	if (!(val & VIRTIO_CONFIG_S_FEATURES_OK))
