@@ -8,6 +8,7 @@
 #include "devices.h"
 #include "irq.h"
 #include "power.h"
+#include "snapshot.h"
 #include "virtio_rng.h"
 
 static int open_console(struct devices *d, const char *path, bool dry_run,
@@ -216,4 +217,100 @@ void devices_close(struct devices *d)
 	if (d->console_owned)
 		close(d->console_fd);
 	d->console_owned = false;
+}
+
+void devices_pause(struct devices *d)
+{
+	if (d->has_vsock)
+		virtio_vsock_pause(&d->vsock);
+}
+
+void devices_resume(struct devices *d)
+{
+	if (d->has_vsock)
+		virtio_vsock_resume(&d->vsock);
+}
+
+int devices_save(struct devices *d, struct snap_builder *b, char *why,
+		 size_t n)
+{
+	unsigned int i;
+	int err;
+
+	err = serial_save(&d->serial, b, why, n);
+	for (i = 0; !err && i < d->nr_virtio; i++)
+		err = virtio_mmio_save(&d->virtio[i], i, b, why, n);
+	for (i = 0; !err && i < d->nr_disks; i++)
+		err = virtio_blk_save(&d->blk[i], i, b, why, n);
+	if (!err && d->has_vsock)
+		err = virtio_vsock_save(&d->vsock, b, why, n);
+	return err;
+}
+
+/* Fewer devices in the snapshot show up as a missing section later. */
+static int check_same_devices(const struct devices *d,
+			      const struct snap_index *idx, char *why,
+			      size_t n)
+{
+	bool had_vsock = snap_find(idx, SNAP_SEC_VSOCK, 0);
+
+	if (had_vsock != d->has_vsock)
+		return snap_refuse(why, n,
+				   "state: the snapshot has %s vsock device; restore %s --vsock",
+				   had_vsock ? "a" : "no",
+				   had_vsock ? "with" : "without");
+	if (snap_find(idx, SNAP_SEC_VIRTIO_BLK, d->nr_disks))
+		return snap_refuse(why, n,
+				   "state: the snapshot has more than the %u disks given",
+				   d->nr_disks);
+	if (snap_find(idx, SNAP_SEC_VIRTIO_MMIO, d->nr_virtio))
+		return snap_refuse(why, n,
+				   "state: the snapshot has more than this VM's %u virtio devices",
+				   d->nr_virtio);
+	return 0;
+}
+
+/* Disks first: "another disk" says more than the transport would. */
+static int check_identities(struct devices *d, const struct snap_index *idx,
+			    char *why, size_t n)
+{
+	unsigned int i;
+	int err;
+
+	err = check_same_devices(d, idx, why, n);
+	for (i = 0; !err && i < d->nr_disks; i++)
+		err = virtio_blk_restore(&d->blk[i], i, idx, why, n);
+	return err;
+}
+
+int devices_restore(struct devices *d, const struct snap_index *idx,
+		    char *why, size_t n)
+{
+	unsigned int i;
+	int err;
+
+	err = check_identities(d, idx, why, n);
+	if (err)
+		return err;
+	devices_pause(d);
+	err = serial_restore(&d->serial, idx, why, n);
+	for (i = 0; !err && i < d->nr_virtio; i++)
+		err = virtio_mmio_restore(&d->virtio[i], i, idx, why, n);
+	if (!err && d->has_vsock)
+		err = virtio_vsock_restore(&d->vsock, idx, why, n);
+	return err;
+}
+
+int devices_after_restore(struct devices *d, char *why, size_t n)
+{
+	int err;
+
+	if (!d->has_vsock)
+		return 0;
+	err = virtio_vsock_transport_reset(&d->vsock);
+	devices_resume(d);
+	if (err)
+		snprintf(why, n, "vsock: the guest got no transport reset: %s",
+			 strerror(-err));
+	return err;
 }

@@ -17,6 +17,7 @@
 #include "layout.h"
 #include "options.h"
 #include "serial.h"
+#include "snapshot_file.h"
 #include "stop.h"
 #include "virtio_blk.h"
 #include "virtio_mmio.h"
@@ -59,5 +60,40 @@ int devices_attach(struct devices *d, struct vm *vm, struct stop *stop,
 		   struct boottimer *bt, char *why, size_t why_size);
 
 void devices_close(struct devices *d);
+
+/*
+ * Snapshots (snapshot.h). The vsock thread moves packets into guest
+ * memory on its own, so devices_pause() stops it: call it with the
+ * vCPUs paused, before guest RAM and devices_save(), and
+ * devices_resume() after them if the VM runs on.
+ */
+void devices_pause(struct devices *d);
+void devices_resume(struct devices *d);
+
+/*
+ * The UART, each virtio transport (instance = virtio index), each
+ * disk's identity (instance = disk index) and vsock, in device order.
+ */
+int devices_save(struct devices *d, struct snap_builder *b, char *why,
+		 size_t why_size);
+
+/*
+ * After devices_attach() on a fresh VM built from the restore's command
+ * line, before the vCPUs start. The snapshot must have the same devices
+ * in the same slots: the same disks in the same order and modes, vsock
+ * or not. Identities are checked before any state is applied, but each
+ * device's state is applied as it passes, so after an error the VM is
+ * half restored and must not run. Leaves the devices paused.
+ */
+int devices_restore(struct devices *d, const struct snap_index *idx,
+		    char *why, size_t why_size);
+
+/*
+ * Just before the vCPUs run: tell the guest its vsock connections are
+ * gone (virtio_vsock_transport_reset()) and resume the devices. An error
+ * is worth a warning, not a failed restore: the guest runs on and only
+ * its old connections hang.
+ */
+int devices_after_restore(struct devices *d, char *why, size_t why_size);
 
 #endif /* AGENTBOX_DEVICES_H */

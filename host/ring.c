@@ -33,21 +33,28 @@ size_t ring_put(struct ring *r, const uint8_t *p, size_t n)
 	return done;
 }
 
-size_t ring_get(struct ring *r, uint8_t *p, size_t n)
+size_t ring_peek(const struct ring *r, uint8_t *p, size_t n)
 {
-	size_t first, done;
+	size_t head = r->head, first, done;
 
 	n = min_size(n, r->len);
 	done = n;
 	while (n) {
-		first = min_size(n, r->size - r->head);
-		memcpy(p, r->buf + r->head, first);
-		r->head = (r->head + first) % r->size;
-		r->len -= first;
+		first = min_size(n, r->size - head);
+		memcpy(p, r->buf + head, first);
+		head = (head + first) % r->size;
 		p += first;
 		n -= first;
 	}
 	return done;
+}
+
+size_t ring_get(struct ring *r, uint8_t *p, size_t n)
+{
+	n = ring_peek(r, p, n);
+	r->head = (r->head + n) % r->size;
+	r->len -= n;
+	return n;
 }
 
 void ring_clear(struct ring *r)

@@ -18,6 +18,8 @@ void ring_init(struct ring *r, uint8_t *buf, size_t size);
 size_t ring_put(struct ring *r, const uint8_t *p, size_t n);
 /* Take up to n of the oldest bytes; returns how many. */
 size_t ring_get(struct ring *r, uint8_t *p, size_t n);
+/* Copy up to n of the oldest bytes and leave them queued (a snapshot). */
+size_t ring_peek(const struct ring *r, uint8_t *p, size_t n);
 void ring_clear(struct ring *r);
 
 static inline size_t ring_len(const struct ring *r)

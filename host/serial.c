@@ -1,8 +1,12 @@
+#include <errno.h>
+#include <stdio.h>
 #include <string.h>
 
 #include <linux/serial_reg.h>
 
 #include "serial.h"
+#include "snapshot.h"
+#include "snapshot_wire.h"
 
 /* IIR bits 7:6 read 11 once FIFOs are on: what makes Linux say 16550A. */
 #define IIR_FIFO_BITS		0xc0
@@ -11,6 +15,12 @@
 #define FCR_KEEP		0xc9	/* enable, DMA mode, trigger level */
 /* With nothing attached the modem lines say "ready and connected". */
 #define MSR_IDLE		(UART_MSR_DCD | UART_MSR_DSR | UART_MSR_CTS)
+
+/* The snapshot's flags byte, and its largest payload. */
+#define SNAP_THRI		(1U << 0)
+#define SNAP_IRQ		(1U << 1)
+#define SNAP_REGS		8
+#define SNAP_MAX		(SNAP_REGS + 2 + SERIAL_RX_SIZE)
 
 int serial_init(struct serial *s, struct console *con,
 		const struct irq_line *irq)
@@ -264,4 +274,126 @@ bool serial_rx_inject(struct serial *s, const uint8_t *p, size_t n)
 	}
 	pthread_mutex_unlock(&s->lock);
 	return fits;
+}
+
+/* A section as read back, checked before any of it reaches the UART. */
+struct serial_snap {
+	uint8_t ier;
+	uint8_t lcr;
+	uint8_t mcr;
+	uint8_t fcr;
+	uint8_t scr;
+	uint8_t dll;
+	uint8_t dlm;
+	uint8_t flags;
+	uint16_t rx_len;
+	uint8_t rx[SERIAL_RX_SIZE];
+};
+
+static void pack(struct serial *s, struct snap_writer *w)
+{
+	uint8_t rx[SERIAL_RX_SIZE];
+	size_t len = ring_peek(&s->rx, rx, sizeof(rx));
+
+	snap_put_u8(w, s->ier);
+	snap_put_u8(w, s->lcr);
+	snap_put_u8(w, s->mcr);
+	snap_put_u8(w, s->fcr);
+	snap_put_u8(w, s->scr);
+	snap_put_u8(w, s->dll);
+	snap_put_u8(w, s->dlm);
+	snap_put_u8(w, (s->thri_pending ? SNAP_THRI : 0) |
+		       (s->irq_level ? SNAP_IRQ : 0));
+	snap_put_u16(w, len);
+	snap_put_bytes(w, rx, len);
+}
+
+int serial_save(struct serial *s, struct snap_builder *b, char *why,
+		size_t n)
+{
+	uint8_t buf[SNAP_MAX];
+	struct snap_writer w;
+	int err;
+
+	snap_writer_init(&w, buf, sizeof(buf));
+	pthread_mutex_lock(&s->lock);
+	pack(s, &w);
+	pthread_mutex_unlock(&s->lock);
+	err = snap_add_writer(b, SNAP_SEC_SERIAL, 0, &w);
+	if (err)
+		snprintf(why, n, "serial: %s", strerror(-err));
+	return err;
+}
+
+static void unpack(struct snap_reader *r, struct serial_snap *st)
+{
+	st->ier = snap_get_u8(r);
+	st->lcr = snap_get_u8(r);
+	st->mcr = snap_get_u8(r);
+	st->fcr = snap_get_u8(r);
+	st->scr = snap_get_u8(r);
+	st->dll = snap_get_u8(r);
+	st->dlm = snap_get_u8(r);
+	st->flags = snap_get_u8(r);
+	st->rx_len = snap_get_u16(r);
+	if (st->rx_len <= SERIAL_RX_SIZE)
+		snap_get_bytes(r, st->rx, st->rx_len);
+}
+
+/* Only values the register writes themselves can leave behind. */
+static int check_snap(const struct serial_snap *st, char *why, size_t n)
+{
+	if (st->ier & ~IER_MASK)
+		return snap_refuse(why, n, "state: serial: IER 0x%02x", st->ier);
+	if (st->mcr & ~MCR_MASK)
+		return snap_refuse(why, n, "state: serial: MCR 0x%02x", st->mcr);
+	if (st->fcr & ~FCR_KEEP)
+		return snap_refuse(why, n, "state: serial: FCR 0x%02x", st->fcr);
+	if (st->flags & ~(SNAP_THRI | SNAP_IRQ))
+		return snap_refuse(why, n, "state: serial: flags 0x%02x",
+				   st->flags);
+	return 0;
+}
+
+static void apply(struct serial *s, const struct serial_snap *st)
+{
+	s->ier = st->ier;
+	s->lcr = st->lcr;
+	s->mcr = st->mcr;
+	s->fcr = st->fcr;
+	s->scr = st->scr;
+	s->dll = st->dll;
+	s->dlm = st->dlm;
+	s->thri_pending = st->flags & SNAP_THRI;
+	s->irq_level = st->flags & SNAP_IRQ;
+	ring_clear(&s->rx);
+	ring_put(&s->rx, st->rx, st->rx_len);
+	irq_line_set(&s->irq, s->irq_level);
+}
+
+int serial_restore(struct serial *s, const struct snap_index *idx, char *why,
+		   size_t n)
+{
+	struct serial_snap st;
+	struct snap_reader r;
+	int err;
+
+	if (!snap_reader_find(&r, idx, SNAP_SEC_SERIAL, 0))
+		return snap_refuse(why, n, "state: serial: missing");
+	unpack(&r, &st);
+	if (st.rx_len > SERIAL_RX_SIZE)
+		return snap_refuse(why, n,
+				   "state: serial: %u bytes received, more than the %d the FIFO holds",
+				   st.rx_len, SERIAL_RX_SIZE);
+	if (!snap_reader_done(&r))
+		return snap_refuse(why, n,
+				   "state: serial: %zu bytes, not what the fields take",
+				   r.len);
+	err = check_snap(&st, why, n);
+	if (err)
+		return err;
+	pthread_mutex_lock(&s->lock);
+	apply(s, &st);
+	pthread_mutex_unlock(&s->lock);
+	return 0;
 }

@@ -17,6 +17,7 @@
 #include "console.h"
 #include "irq.h"
 #include "ring.h"
+#include "snapshot_file.h"
 
 #define SERIAL_NR_PORTS	8
 #define SERIAL_RX_SIZE	1024
@@ -53,5 +54,16 @@ size_t serial_rx_push(struct serial *s, const uint8_t *p, size_t n);
 
 /* Receive all of p or nothing (a control line must not arrive torn). */
 bool serial_rx_inject(struct serial *s, const uint8_t *p, size_t n);
+
+/*
+ * SNAP_SEC_SERIAL, instance 0: u8 ier, lcr, mcr, fcr, scr, dll, dlm;
+ * u8 flags (bit 0 THRE interrupt latched, bit 1 irq line high); u16 n;
+ * the n bytes of the receive FIFO, oldest first. The restore raises the
+ * line again if it was high.
+ */
+int serial_save(struct serial *s, struct snap_builder *b, char *why,
+		size_t why_size);
+int serial_restore(struct serial *s, const struct snap_index *idx, char *why,
+		   size_t why_size);
 
 #endif /* AGENTBOX_SERIAL_H */

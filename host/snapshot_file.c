@@ -123,7 +123,7 @@ int snap_add_section(struct snap_builder *b, uint32_t tag, uint32_t instance,
 	return 0;
 }
 
-int snap_write_file(struct snap_builder *b, const char *path)
+int snap_seal(struct snap_builder *b)
 {
 	int err;
 
@@ -139,13 +139,20 @@ int snap_write_file(struct snap_builder *b, const char *path)
 	put_le64(b->data + 16, b->len);
 	put_le32(b->data + SNAP_HEADER_CRC_OFF, crc(b->data, SNAP_HEADER_CRC_OFF));
 	put_le32(b->data + 28, 0);
+	return 0;
+}
+
+int snap_write_file(struct snap_builder *b, const char *path)
+{
+	int err;
+
+	err = snap_seal(b);
+	if (err)
+		return err;
 	return fileio_write_atomic(path, b->data, b->len);
 }
 
-static int bad(char *why, size_t n, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
-
-static int bad(char *why, size_t n, const char *fmt, ...)
+int snap_refuse(char *why, size_t n, const char *fmt, ...)
 {
 	va_list ap;
 
@@ -161,26 +168,32 @@ static int parse_header(const uint8_t *buf, size_t len, uint32_t *nr,
 	uint64_t file_len;
 
 	if (len < SNAP_HEADER_LEN)
-		return bad(why, n, "truncated: %zu bytes, shorter than the %d-byte header",
-			   len, SNAP_HEADER_LEN);
+		return snap_refuse(why, n,
+				   "truncated: %zu bytes, shorter than the %d-byte header",
+				   len, SNAP_HEADER_LEN);
 	if (memcmp(buf, SNAP_MAGIC, 8) != 0)
-		return bad(why, n, "not an agentbox snapshot (no %s magic)", SNAP_MAGIC);
+		return snap_refuse(why, n,
+				   "not an agentbox snapshot (no %s magic)",
+				   SNAP_MAGIC);
 	if (get_le32(buf + SNAP_HEADER_CRC_OFF) != crc(buf, SNAP_HEADER_CRC_OFF) ||
 	    get_le32(buf + 28) != 0)
-		return bad(why, n, "corrupt header (checksum mismatch)");
+		return snap_refuse(why, n, "corrupt header (checksum mismatch)");
 	if (get_le32(buf + 8) != SNAP_FORMAT_VERSION) {
-		bad(why, n, "format version %u; this loader reads version %d",
-		    get_le32(buf + 8), SNAP_FORMAT_VERSION);
+		snap_refuse(why, n,
+			    "format version %u; this loader reads version %d",
+			    get_le32(buf + 8), SNAP_FORMAT_VERSION);
 		return -EPROTONOSUPPORT;
 	}
 	file_len = get_le64(buf + 16);
 	if (file_len != len)
-		return bad(why, n, "%zu bytes, but the header says %llu (truncated or extended)",
-			   len, (unsigned long long)file_len);
+		return snap_refuse(why, n,
+				   "%zu bytes, but the header says %llu (truncated or extended)",
+				   len, (unsigned long long)file_len);
 	*nr = get_le32(buf + 12);
 	if (*nr > SNAP_MAX_SECTIONS)
-		return bad(why, n, "%u sections, more than the limit of %d", *nr,
-			   SNAP_MAX_SECTIONS);
+		return snap_refuse(why, n,
+				   "%u sections, more than the limit of %d",
+				   *nr, SNAP_MAX_SECTIONS);
 	return 0;
 }
 
@@ -191,16 +204,24 @@ static int parse_section(const uint8_t *buf, size_t len, size_t *off,
 	uint64_t plen;
 
 	if (len - *off < SNAP_SECTION_HEAD_LEN)
-		return bad(why, n, "section at offset %zu: truncated header", *off);
+		return snap_refuse(why, n,
+				   "section at offset %zu: truncated header",
+				   *off);
 	plen = get_le64(head + 8);
 	if (plen > SNAP_MAX_SECTION_LEN)
-		return bad(why, n, "section at offset %zu: %llu bytes, more than the limit of %u",
-			   *off, (unsigned long long)plen, SNAP_MAX_SECTION_LEN);
+		return snap_refuse(why, n,
+				   "section at offset %zu: %llu bytes, more than the limit of %u",
+				   *off, (unsigned long long)plen,
+				   SNAP_MAX_SECTION_LEN);
 	if (len - *off - SNAP_SECTION_HEAD_LEN < plen + SNAP_SECTION_CRC_LEN)
-		return bad(why, n, "section at offset %zu: truncated payload", *off);
+		return snap_refuse(why, n,
+				   "section at offset %zu: truncated payload",
+				   *off);
 	if (get_le32(head + SNAP_SECTION_HEAD_LEN + plen) !=
 	    crc(head, SNAP_SECTION_HEAD_LEN + plen))
-		return bad(why, n, "section at offset %zu: checksum mismatch", *off);
+		return snap_refuse(why, n,
+				   "section at offset %zu: checksum mismatch",
+				   *off);
 	s->tag = get_le32(head);
 	s->instance = get_le32(head + 4);
 	s->payload = head + SNAP_SECTION_HEAD_LEN;
@@ -227,12 +248,15 @@ int snap_parse(const uint8_t *buf, size_t len, struct snap_index *idx,
 		if (err)
 			return err;
 		if (snap_find(idx, s->tag, s->instance))
-			return bad(why, why_size, "section %u: tag %#x instance %u appears twice",
-				   i, s->tag, s->instance);
+			return snap_refuse(why, why_size,
+					   "section %u: tag %#x instance %u appears twice",
+					   i, s->tag, s->instance);
 		idx->nr = i + 1;
 	}
 	if (off != len)
-		return bad(why, why_size, "%zu bytes after the last section", len - off);
+		return snap_refuse(why, why_size,
+				   "%zu bytes after the last section",
+				   len - off);
 	idx->version = SNAP_FORMAT_VERSION;
 	return 0;
 }

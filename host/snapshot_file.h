@@ -16,6 +16,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "compiler.h"
+
 #define SNAP_FORMAT_VERSION	1
 #define SNAP_MAX_SECTIONS	512
 #define SNAP_MAX_SECTION_LEN	(1u << 20)
@@ -49,6 +51,8 @@ void snap_builder_free(struct snap_builder *b);
 /* -E2BIG past the caps, -EEXIST for a repeated tag and instance. */
 int snap_add_section(struct snap_builder *b, uint32_t tag, uint32_t instance,
 		     const void *payload, size_t len);
+/* Write the header: b->data is then a whole state file. */
+int snap_seal(struct snap_builder *b);
 /* Seal the header and replace path atomically (temp file, fsync, rename). */
 int snap_write_file(struct snap_builder *b, const char *path);
 
@@ -61,6 +65,10 @@ int snap_parse(const uint8_t *buf, size_t len, struct snap_index *idx,
 	       char *why, size_t why_size);
 const struct snap_section *snap_find(const struct snap_index *idx,
 				     uint32_t tag, uint32_t instance);
+/* Put the reason in why and return -EINVAL: how restores refuse. */
+__printf(3, 4)
+int snap_refuse(char *why, size_t why_size, const char *fmt, ...);
+
 /* Read a whole state file, refusing one over SNAP_MAX_FILE_LEN. */
 int snap_read_file(const char *path, uint8_t **buf, size_t *len);
 

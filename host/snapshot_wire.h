@@ -7,10 +7,13 @@
 #ifndef AGENTBOX_SNAPSHOT_WIRE_H
 #define AGENTBOX_SNAPSHOT_WIRE_H
 
+#include <errno.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <string.h>
+
+#include "snapshot_file.h"
 
 struct snap_writer {
 	uint8_t *p;
@@ -127,6 +130,29 @@ static inline uint64_t snap_get_u64(struct snap_reader *r)
 static inline bool snap_reader_done(const struct snap_reader *r)
 {
 	return r->ok && r->off == r->len;
+}
+
+/* Add what w packed as a section; -E2BIG if it overran its buffer. */
+static inline int snap_add_writer(struct snap_builder *b, uint32_t tag,
+				  uint32_t instance,
+				  const struct snap_writer *w)
+{
+	if (!w->ok)
+		return -E2BIG;
+	return snap_add_section(b, tag, instance, w->p, w->len);
+}
+
+/* Point r at a section's payload: false if the file has no such section. */
+static inline bool snap_reader_find(struct snap_reader *r,
+				    const struct snap_index *idx, uint32_t tag,
+				    uint32_t instance)
+{
+	const struct snap_section *s = snap_find(idx, tag, instance);
+
+	if (!s)
+		return false;
+	snap_reader_init(r, s->payload, s->len);
+	return true;
 }
 
 #endif /* AGENTBOX_SNAPSHOT_WIRE_H */

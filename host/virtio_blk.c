@@ -12,11 +12,14 @@
 
 #include "chain.h"
 #include "fileio.h"
+#include "snapshot.h"
+#include "snapshot_wire.h"
 #include "virtio_blk.h"
 
 #define HDR_LEN		sizeof(struct virtio_blk_outhdr)
 #define STATUS_LEN	1
 #define QUEUE_MAX	VIRTQ_MAX_SIZE
+#define SNAP_LEN	(8 + 1)
 
 _Static_assert(sizeof(struct virtio_blk_outhdr) == 16, "virtio-blk header");
 
@@ -216,3 +219,44 @@ const struct virtio_dev_ops virtio_blk_ops = {
 	.config_read = blk_config_read,
 	.handle = blk_handle,
 };
+
+int virtio_blk_save(struct virtio_blk *b, unsigned int index,
+		    struct snap_builder *sb, char *why, size_t n)
+{
+	uint8_t buf[SNAP_LEN];
+	struct snap_writer w;
+	int err;
+
+	snap_writer_init(&w, buf, sizeof(buf));
+	snap_put_u64(&w, b->capacity);
+	snap_put_u8(&w, b->ro);
+	err = snap_add_writer(sb, SNAP_SEC_VIRTIO_BLK, index, &w);
+	if (err)
+		snprintf(why, n, "disk %u: %s", index, strerror(-err));
+	return err;
+}
+
+int virtio_blk_restore(struct virtio_blk *b, unsigned int index,
+		       const struct snap_index *idx, char *why, size_t n)
+{
+	struct snap_reader r;
+	uint64_t capacity;
+	uint8_t ro;
+
+	if (!snap_reader_find(&r, idx, SNAP_SEC_VIRTIO_BLK, index))
+		return snap_refuse(why, n, "state: disk %u: missing", index);
+	capacity = snap_get_u64(&r);
+	ro = snap_get_u8(&r);
+	if (!snap_reader_done(&r))
+		return snap_refuse(why, n,
+				   "state: disk %u: %zu bytes, not what the fields take",
+				   index, r.len);
+	if (capacity != b->capacity || ro != b->ro)
+		return snap_refuse(why, n,
+				   "state: disk %u: the guest saw %llu sectors%s, %s has %llu%s",
+				   index, (unsigned long long)capacity,
+				   ro ? " read-only" : "", b->path,
+				   (unsigned long long)b->capacity,
+				   b->ro ? " read-only" : "");
+	return 0;
+}

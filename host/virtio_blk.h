@@ -13,6 +13,7 @@
 
 #include <linux/virtio_blk.h>
 
+#include "snapshot_file.h"
 #include "virtio_mmio.h"
 #include "virtq.h"
 
@@ -45,5 +46,16 @@ void virtio_blk_close(struct virtio_blk *b);
 
 /* The device feature bits for the transport. */
 uint64_t virtio_blk_features(const struct virtio_blk *b);
+
+/*
+ * SNAP_SEC_VIRTIO_BLK, instance = disk index: u64 capacity in sectors,
+ * u8 read-only. Not state but identity, beyond the transport's: the
+ * restore refuses a disk of another size or mode than the guest saw.
+ */
+int virtio_blk_save(struct virtio_blk *b, unsigned int index,
+		    struct snap_builder *sb, char *why, size_t why_size);
+int virtio_blk_restore(struct virtio_blk *b, unsigned int index,
+		       const struct snap_index *idx, char *why,
+		       size_t why_size);
 
 #endif /* AGENTBOX_VIRTIO_BLK_H */

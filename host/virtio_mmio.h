@@ -15,6 +15,7 @@
 #include "bus.h"
 #include "guest_mem.h"
 #include "irq.h"
+#include "snapshot_file.h"
 #include "virtq.h"
 
 #define VIRTIO_MMIO_MAX_QUEUES	3
@@ -110,5 +111,27 @@ int virtio_mmio_qpush(struct virtio_mmio *t, unsigned int qi, uint16_t head,
 void virtio_mmio_qsignal(struct virtio_mmio *t, unsigned int qi);
 void virtio_mmio_fail(struct virtio_mmio *t, unsigned int qi,
 		      const char *why);
+
+/*
+ * SNAP_SEC_VIRTIO_MMIO, instance = virtio device index: u32 device id;
+ * u64 device and driver features; u32 device and driver feature
+ * selectors, queue selector, status, interrupt status; u8 flags (bit 0
+ * failed, bit 1 irq line high); u8 queue count; then per queue u32 size,
+ * u8 ready, u64 descriptor, avail and used ring addresses, u16
+ * last_avail_idx and used_idx.
+ *
+ * The restore refuses a device of another type or feature set (a VM
+ * given its disks in another order), then maps every live queue into
+ * guest RAM as QueueReady does, refusing rings outside it, and raises
+ * the line again if it was high. Indices are free-running: any value is
+ * state a driver can have. Chains the device had taken but not returned
+ * are taken again (last_avail_idx goes back to used_idx): the device
+ * model behind a restored transport starts with none in hand.
+ */
+int virtio_mmio_save(struct virtio_mmio *t, unsigned int index,
+		     struct snap_builder *b, char *why, size_t why_size);
+int virtio_mmio_restore(struct virtio_mmio *t, unsigned int index,
+			const struct snap_index *idx, char *why,
+			size_t why_size);
 
 #endif /* AGENTBOX_VIRTIO_MMIO_H */

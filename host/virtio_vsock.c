@@ -10,12 +10,15 @@
 
 #include "chain.h"
 #include "log.h"
+#include "snapshot.h"
+#include "snapshot_wire.h"
 #include "virtio_vsock.h"
 #include "vsock_host.h"
 
 #define SHUT_BOTH	(VIRTIO_VSOCK_SHUTDOWN_RCV | VIRTIO_VSOCK_SHUTDOWN_SEND)
 #define MAX_EVENTS	(VSOCK_MAX_CONNS + 2)
 #define MAX_IOV		VIRTQ_MAX_SIZE
+#define SNAP_LEN	(8 + 4)
 
 _Static_assert(sizeof(struct virtio_vsock_hdr) == 44, "virtio-vsock header");
 _Static_assert((VSOCK_HOST_BUF & (VSOCK_HOST_BUF - 1)) == 0,
@@ -582,6 +585,7 @@ static void work_hosts(struct virtio_vsock *v)
 		else if (c->state == VSOCK_ESTABLISHED && c->can_write)
 			flush(v, c);
 	}
+	vsock_host_expire(v);
 }
 
 static void note_event(struct virtio_vsock *v, const struct epoll_event *e)
@@ -608,15 +612,21 @@ int virtio_vsock_poll(struct virtio_vsock *v, int timeout_ms)
 	struct epoll_event ev[MAX_EVENTS];
 	int i, n;
 
+	virtio_mmio_lock(v->t);
+	if (!v->paused)
+		timeout_ms = vsock_host_wait_ms(v, timeout_ms);
+	virtio_mmio_unlock(v->t);
 	n = epoll_wait(v->epoll_fd, ev, MAX_EVENTS, timeout_ms);
 	if (n < 0)
 		return errno == EINTR ? 0 : -errno;
 	virtio_mmio_lock(v->t);
 	for (i = 0; i < n; i++)
 		note_event(v, &ev[i]);
-	work_hosts(v);
-	work_tx(v);
-	work_rx(v);
+	if (!v->paused) {
+		work_hosts(v);
+		work_tx(v);
+		work_rx(v);
+	}
 	virtio_mmio_unlock(v->t);
 	return 0;
 }
@@ -655,6 +665,7 @@ int virtio_vsock_open(struct virtio_vsock *v, const char *path, uint64_t cid,
 	strcpy(v->path, path);
 	v->guest_cid = cid;
 	v->next_port = VSOCK_LOCAL_PORT_BASE;
+	v->handshake_ms = VSOCK_HANDSHAKE_MS;
 	if (check_only)
 		return vsock_host_listen(v, true, why, n);
 	v->epoll_fd = epoll_create1(EPOLL_CLOEXEC);
@@ -712,4 +723,116 @@ void virtio_vsock_close(struct virtio_vsock *v)
 	if (v->epoll_fd >= 0)
 		close(v->epoll_fd);
 	v->listen_fd = v->kick_fd = v->epoll_fd = -1;
+}
+
+void virtio_vsock_pause(struct virtio_vsock *v)
+{
+	virtio_mmio_lock(v->t);
+	v->paused = true;
+	virtio_mmio_unlock(v->t);
+}
+
+void virtio_vsock_resume(struct virtio_vsock *v)
+{
+	virtio_mmio_lock(v->t);
+	v->paused = false;
+	virtio_mmio_unlock(v->t);
+	/* Events that came in meanwhile were only noted: work them now. */
+	kick(v);
+}
+
+int virtio_vsock_save(struct virtio_vsock *v, struct snap_builder *b,
+		      char *why, size_t n)
+{
+	uint8_t buf[SNAP_LEN];
+	struct snap_writer w;
+	bool paused;
+	int err;
+
+	snap_writer_init(&w, buf, sizeof(buf));
+	virtio_mmio_lock(v->t);
+	paused = v->paused;
+	snap_put_u64(&w, v->guest_cid);
+	snap_put_u32(&w, v->next_port);
+	virtio_mmio_unlock(v->t);
+	if (!paused) {
+		snprintf(why, n, "vsock: device not paused");
+		return -EBUSY;
+	}
+	err = snap_add_writer(b, SNAP_SEC_VSOCK, 0, &w);
+	if (err)
+		snprintf(why, n, "vsock: %s", strerror(-err));
+	return err;
+}
+
+int virtio_vsock_restore(struct virtio_vsock *v, const struct snap_index *idx,
+			 char *why, size_t n)
+{
+	struct snap_reader r;
+	uint32_t port;
+	int err = 0;
+
+	if (!snap_reader_find(&r, idx, SNAP_SEC_VSOCK, 0))
+		return snap_refuse(why, n, "state: vsock: missing");
+	/* The saved CID is only a record; this run's --vsock decides. */
+	snap_get_u64(&r);
+	port = snap_get_u32(&r);
+	if (!snap_reader_done(&r))
+		return snap_refuse(why, n,
+				   "state: vsock: %zu bytes, not what the fields take",
+				   r.len);
+	if (port < VSOCK_LOCAL_PORT_BASE)
+		return snap_refuse(why, n,
+				   "state: vsock: next host port %u, below %u",
+				   port, VSOCK_LOCAL_PORT_BASE);
+	virtio_mmio_lock(v->t);
+	if (v->paused) {
+		vsock_reset(v);
+		v->next_port = port;
+	} else {
+		err = -EBUSY;
+	}
+	virtio_mmio_unlock(v->t);
+	if (err)
+		snprintf(why, n, "vsock: device not paused");
+	return err;
+}
+
+/* Under the transport lock. */
+static int send_event(struct virtio_vsock *v, uint32_t id)
+{
+	struct virtio_vsock_event ev = { .id = id };
+	struct virtq_chain *c = &v->tx_chain;
+	int r;
+
+	if (!virtio_mmio_queue_live(v->t, VSOCK_EVENT))
+		return 0;
+	r = virtio_mmio_qpop(v->t, VSOCK_EVENT, c);
+	if (r < 0)
+		return r;
+	if (!r)
+		return -ENOBUFS;
+	if (chain_write(c, 0, &ev, sizeof(ev))) {
+		virtio_mmio_qpush(v->t, VSOCK_EVENT, c->head, 0);
+		virtio_mmio_qsignal(v->t, VSOCK_EVENT);
+		return -EINVAL;
+	}
+	r = virtio_mmio_qpush(v->t, VSOCK_EVENT, c->head, sizeof(ev));
+	if (!r)
+		virtio_mmio_qsignal(v->t, VSOCK_EVENT);
+	return r;
+}
+
+int virtio_vsock_transport_reset(struct virtio_vsock *v)
+{
+	int err;
+
+	virtio_mmio_lock(v->t);
+	err = send_event(v, VIRTIO_VSOCK_EVENT_TRANSPORT_RESET);
+	virtio_mmio_unlock(v->t);
+	if (err)
+		pr_warn("virtio-vsock: no transport reset for the guest (%s); its connections from before the snapshot hang until they time out",
+			err == -ENOBUFS ? "it posted no event buffer" :
+			strerror(-err));
+	return err;
 }

@@ -26,8 +26,10 @@
  *
  * All device state (the connection table, port counter, pending resets,
  * the guest CID) is in struct virtio_vsock; queue indices live in the
- * transport. That is what a snapshot will save; after a restore every
- * connection gets a transport reset.
+ * transport. Host sockets cannot be saved, so a snapshot keeps only the
+ * port counter: a restored device starts with no connections and tells
+ * the guest so with a transport reset event, after which Linux drops
+ * its connections and re-reads the CID; its listening sockets stay.
  */
 #ifndef AGENTBOX_VIRTIO_VSOCK_H
 #define AGENTBOX_VIRTIO_VSOCK_H
@@ -39,6 +41,7 @@
 
 #include <linux/virtio_vsock.h>
 
+#include "snapshot_file.h"
 #include "virtio_mmio.h"
 
 #define VSOCK_HOST_CID		2U
@@ -62,6 +65,8 @@
 #define VSOCK_PATH_MAX		96
 /* Host ports for host-initiated connections start here (as Firecracker). */
 #define VSOCK_LOCAL_PORT_BASE	(1U << 30)
+/* A client that has not sent its CONNECT line by then gives up its slot. */
+#define VSOCK_HANDSHAKE_MS	5000
 
 enum vsock_state {
 	VSOCK_FREE,
@@ -105,9 +110,10 @@ struct vsock_conn {
 	uint32_t fwd_cnt;
 	uint32_t last_fwd_sent;
 	uint8_t *buf;
-	/* The CONNECT line read so far. */
+	/* The CONNECT line read so far, and when the client is dropped. */
 	char line[VSOCK_LINE_MAX];
 	unsigned int line_len;
+	uint64_t deadline_ms;
 };
 
 /* A reset for a packet that matched no connection. */
@@ -134,8 +140,15 @@ struct virtio_vsock {
 	/* The rx chain popped but not yet filled. */
 	bool rx_held;
 	struct virtq_chain rx_chain;
-	/* Scratch for the tx chain being handled. */
+	/* Scratch for the tx (or event) chain being handled. */
 	struct virtq_chain tx_chain;
+	/* VSOCK_HANDSHAKE_MS, shorter in tests. */
+	int handshake_ms;
+	/*
+	 * A snapshot is being taken or restored: the thread notes socket
+	 * events but touches neither the queues nor guest memory.
+	 */
+	bool paused;
 	pthread_t thread;
 	bool thread_started;
 	bool stopping;
@@ -164,6 +177,38 @@ void virtio_vsock_close(struct virtio_vsock *v);
  * queue events, then move what can move. Tests call it directly.
  */
 int virtio_vsock_poll(struct virtio_vsock *v, int timeout_ms);
+
+/*
+ * Stop moving packets, and start again: a snapshot's device state and
+ * guest memory must be from the same instant, and the thread writes
+ * guest memory. Both take the transport lock; call them with the vCPUs
+ * paused.
+ */
+void virtio_vsock_pause(struct virtio_vsock *v);
+void virtio_vsock_resume(struct virtio_vsock *v);
+
+/*
+ * SNAP_SEC_VSOCK, instance 0: u64 guest CID (for the record: a restore
+ * may be given another), u32 next host port for host-initiated
+ * connections. Both need the device paused (-EBUSY otherwise). A
+ * restore runs after the transport's and drops every connection; the
+ * device should stay paused until the guest has had the transport reset
+ * below, so no packet of a new connection reaches the guest before it.
+ */
+int virtio_vsock_save(struct virtio_vsock *v, struct snap_builder *b,
+		      char *why, size_t why_size);
+int virtio_vsock_restore(struct virtio_vsock *v, const struct snap_index *idx,
+			 char *why, size_t why_size);
+
+/*
+ * Tell the guest that every connection it had is gone: a
+ * VIRTIO_VSOCK_EVENT_TRANSPORT_RESET in the next buffer of the event
+ * queue, for when the vCPUs are about to resume. 0 if sent or if no
+ * driver runs (it has no connections to drop), -ENOBUFS if the driver
+ * posted no event buffer, -EINVAL if the one it posted is too small or
+ * the queue is broken.
+ */
+int virtio_vsock_transport_reset(struct virtio_vsock *v);
 
 /*
  * Parse a client's "CONNECT <port>" line (without the newline): the

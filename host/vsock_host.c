@@ -9,6 +9,7 @@
 #include <sys/stat.h>
 #include <sys/uio.h>
 #include <sys/un.h>
+#include <time.h>
 
 #include "vsock_host.h"
 
@@ -189,8 +190,17 @@ struct vsock_conn *vsock_conn_find(struct virtio_vsock *v, uint32_t host_port,
 	return NULL;
 }
 
+static uint64_t now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec * 1000ULL + ts.tv_nsec / 1000000;
+}
+
 void vsock_host_accept(struct virtio_vsock *v)
 {
+	struct vsock_conn *c;
 	int fd;
 
 	while (v->can_accept) {
@@ -202,8 +212,37 @@ void vsock_host_accept(struct virtio_vsock *v)
 			continue;
 		}
 		/* At the cap the client sees its connection closed at once. */
-		vsock_conn_new(v, fd, VSOCK_HANDSHAKE);
+		c = vsock_conn_new(v, fd, VSOCK_HANDSHAKE);
+		if (c)
+			c->deadline_ms = now_ms() + v->handshake_ms;
 	}
+}
+
+void vsock_host_expire(struct virtio_vsock *v)
+{
+	uint64_t now = now_ms();
+	unsigned int i;
+
+	for (i = 0; i < VSOCK_MAX_CONNS; i++)
+		if (v->conn[i].state == VSOCK_HANDSHAKE &&
+		    v->conn[i].deadline_ms <= now)
+			vsock_conn_free(v, &v->conn[i]);
+}
+
+int vsock_host_wait_ms(const struct virtio_vsock *v, int timeout_ms)
+{
+	uint64_t now = now_ms(), left;
+	unsigned int i;
+
+	for (i = 0; i < VSOCK_MAX_CONNS; i++) {
+		if (v->conn[i].state != VSOCK_HANDSHAKE)
+			continue;
+		left = v->conn[i].deadline_ms > now ?
+		       v->conn[i].deadline_ms - now : 0;
+		if (timeout_ms < 0 || left < (uint64_t)timeout_ms)
+			timeout_ms = left;
+	}
+	return timeout_ms;
 }
 
 int vsock_parse_connect(const char *line, size_t len, uint32_t *port)

@@ -31,6 +31,14 @@ struct vsock_conn *vsock_conn_find(struct virtio_vsock *v, uint32_t host_port,
 void vsock_host_accept(struct virtio_vsock *v);
 
 /*
+ * A client that connects and never finishes its CONNECT line would hold
+ * a slot for good: drop those whose handshake_ms are up, and shorten an
+ * epoll timeout (-1 for none) to when the next one is due.
+ */
+void vsock_host_expire(struct virtio_vsock *v);
+int vsock_host_wait_ms(const struct virtio_vsock *v, int timeout_ms);
+
+/*
  * Read the client's CONNECT line a byte at a time, so nothing the client
  * sends after it is consumed before the guest accepts. 1 with *port once
  * the line is complete, 0 for more later, -errno to drop the client.

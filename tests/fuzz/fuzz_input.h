@@ -73,4 +73,24 @@ struct fuzz_vio_op {
 _Static_assert(sizeof(struct fuzz_virtio_hdr) == 16, "fuzz_virtio header");
 _Static_assert(sizeof(struct fuzz_vio_op) == 8, "fuzz_virtio op");
 
+/*
+ * fuzz_device_state: this header, payload_len bytes of one device's
+ * snapshot section, then the guest memory image. The target restores the
+ * section into a fresh device on that memory and, if it is accepted,
+ * drives the device: a restored queue must be as safe to serve as one
+ * the driver set up.
+ */
+#define FUZZ_DEV_SERIAL		0
+#define FUZZ_DEV_BLK		1
+#define FUZZ_DEV_RNG		2
+#define FUZZ_DEV_DEVICES	3
+
+struct fuzz_state_hdr {
+	uint8_t device;		/* % FUZZ_DEV_DEVICES */
+	uint8_t reserved;
+	uint16_t payload_len;
+} __packed;
+
+_Static_assert(sizeof(struct fuzz_state_hdr) == 4, "fuzz_device_state header");
+
 #endif /* AGENTBOX_FUZZ_INPUT_H */

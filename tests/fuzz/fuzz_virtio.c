@@ -14,15 +14,14 @@
 
 #include "fuzz_input.h"
 #include "log.h"
+#include "mmio_helpers.h"
 #include "virtio_blk.h"
 #include "virtio_mmio.h"
 #include "virtio_rng.h"
 
 #define DISK_SECTORS	64
 #define WINDOW		0x1000
-/* Status bits: ACKNOWLEDGE, DRIVER, FEATURES_OK, DRIVER_OK, NEEDS_RESET. */
-#define S_READY		0xf
-#define S_NEEDS_RESET	0x40
+#define S_READY		(S_ACK | S_DRIVER | S_FEATURES_OK | S_DRIVER_OK)
 
 static struct virtio_blk disks[2];
 static bool disks_open;
@@ -50,15 +49,12 @@ static void open_disk(struct virtio_blk *b, bool ro)
 
 static void wr(uint64_t off, uint32_t v)
 {
-	virtio_mmio_bus_ops.write(&t, off, (const uint8_t *)&v, 4);
+	mmio_wr(&t, off, v);
 }
 
 static uint32_t rd(uint64_t off)
 {
-	uint32_t v = 0;
-
-	virtio_mmio_bus_ops.read(&t, off, (uint8_t *)&v, 4);
-	return v;
+	return mmio_rd(&t, off);
 }
 
 static void handshake(const struct fuzz_virtio_hdr *h)

@@ -12,7 +12,8 @@
 #include "fuzz_input.h"
 #include "images.h"
 #include "protocol.h"
-#include "snapshot_file.h"
+#include "snapshot.h"
+#include "snapshot_wire.h"
 
 #define VQ_MEM		0x6000
 #define VQ_DESC		0x1000
@@ -223,6 +224,79 @@ static int snapshot_seeds(const char *base)
 	return err;
 }
 
+/*
+ * fuzz_device_state: a UART with two bytes received, and blk and rng
+ * transports with a live queue 0 over the fuzz_virtio request images.
+ */
+#define F_SEG_MAX	(1ULL << 2)
+#define F_FLUSH		(1ULL << 9)
+#define F_INDIRECT	(1ULL << 28)
+#define F_VERSION_1	(1ULL << 32)
+
+static size_t transport_section(uint8_t *buf, size_t cap, uint32_t id,
+				uint64_t features)
+{
+	struct snap_writer w;
+	unsigned int i;
+
+	snap_writer_init(&w, buf, cap);
+	snap_put_u32(&w, id);
+	snap_put_u64(&w, features | F_VERSION_1 | F_INDIRECT);
+	snap_put_u64(&w, F_VERSION_1 | F_INDIRECT);
+	for (i = 0; i < 3; i++)			/* selectors */
+		snap_put_u32(&w, 0);
+	snap_put_u32(&w, 0xf);			/* status: DRIVER_OK */
+	snap_put_u32(&w, 0);			/* interrupt status */
+	snap_put_u8(&w, 0);			/* flags */
+	snap_put_u8(&w, 1);			/* queues */
+	snap_put_u32(&w, 1U << VQ_SHIFT);
+	snap_put_u8(&w, 1);
+	snap_put_u64(&w, VQ_DESC);
+	snap_put_u64(&w, VQ_AVAIL);
+	snap_put_u64(&w, VQ_USED);
+	snap_put_u16(&w, 0);
+	snap_put_u16(&w, 0);
+	return w.len;
+}
+
+static int state_seed(const char *dir, const char *name, uint8_t device,
+		      const uint8_t *payload, size_t len, const uint8_t *mem,
+		      size_t mem_len)
+{
+	uint8_t buf[sizeof(struct fuzz_state_hdr) + 128];
+	struct fuzz_state_hdr h = { .device = device, .payload_len = len };
+
+	memcpy(buf, &h, sizeof(h));
+	memcpy(buf + sizeof(h), payload, len);
+	return write_file(dir, name, buf, sizeof(h) + len, mem, mem_len);
+}
+
+static int device_state_seeds(const char *base)
+{
+	static const uint8_t uart[] = { 0x01, 0x03, 0x0b, 0x01, 0, 12, 0, 0x01,
+					2, 0, 'h', 'i' };
+	static uint8_t mem[VIO_MEM];
+	uint8_t sec[128];
+	char dir[4096];
+	size_t len;
+	int err;
+
+	err = make_dir(base, "fuzz_device_state", dir, sizeof(dir));
+	if (!err)
+		err = state_seed(dir, "uart", FUZZ_DEV_SERIAL, uart,
+				 sizeof(uart), NULL, 0);
+	vio_image(mem, false);
+	len = transport_section(sec, sizeof(sec), 2, F_SEG_MAX | F_FLUSH);
+	if (!err)
+		err = state_seed(dir, "blk", FUZZ_DEV_BLK, sec, len, mem,
+				 VIO_MEM);
+	len = transport_section(sec, sizeof(sec), 4, 0);
+	if (!err)
+		err = state_seed(dir, "rng", FUZZ_DEV_RNG, sec, len, mem,
+				 VIO_MEM);
+	return err;
+}
+
 /* An EXEC frame of "sh -c true" in /tmp with one variable, a PUT, and a
  * RESTORED (1700000000 s, a seed of 0x5a bytes). */
 static int agent_protocol_seeds(const char *base)
@@ -276,6 +350,8 @@ int main(int argc, char **argv)
 		err = snapshot_seeds(argv[1]);
 	if (!err)
 		err = agent_protocol_seeds(argv[1]);
+	if (!err)
+		err = device_state_seeds(argv[1]);
 	if (err) {
 		fprintf(stderr, "mkseeds: %s: %s\n", argv[1], strerror(-err));
 		return 1;

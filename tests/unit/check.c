@@ -1,3 +1,4 @@
+#include <errno.h>
 #include <inttypes.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -158,4 +159,49 @@ void put_desc(uint8_t *table, unsigned int i, uint64_t addr, uint32_t len,
 	put32(d + 8, len);
 	put16(d + 12, flags);
 	put16(d + 14, next);
+}
+
+int snap_reparse(struct snap_builder *b, struct snap_index *idx)
+{
+	char why[256];
+	int err;
+
+	err = snap_seal(b);
+	if (err)
+		return err;
+	return snap_parse(b->data, b->len, idx, why, sizeof(why));
+}
+
+int snap_one(struct snap_index *idx, struct snap_builder *b, uint32_t tag,
+	     uint32_t instance, const void *payload, size_t len)
+{
+	int err;
+
+	snap_builder_free(b);
+	err = snap_add_section(b, tag, instance, payload, len);
+	if (err)
+		return err;
+	return snap_reparse(b, idx);
+}
+
+bool check_refused(struct check *c, uint32_t tag, const void *p, size_t len,
+		   int (*restore)(const struct snap_index *idx, char *why,
+				  size_t why_size),
+		   const char *want)
+{
+	static struct snap_index idx;
+	struct snap_builder b;
+	char why[256] = "";
+	bool ok = false;
+
+	snap_builder_init(&b);
+	if (!CHECK_INT(c, snap_one(&idx, &b, tag, 0, p, len), 0))
+		goto out;
+	ok = restore(&idx, why, sizeof(why)) == -EINVAL &&
+	     !strncmp(why, want, strlen(want));
+	if (!ok)
+		check_fail(c, "want \"%s...\", got \"%s\"", want, why);
+out:
+	snap_builder_free(&b);
+	return ok;
 }

@@ -12,6 +12,7 @@
 #include <stdint.h>
 
 #include "compiler.h"
+#include "snapshot_file.h"
 
 struct check {
 	const char *suite;
@@ -63,5 +64,24 @@ void put64(uint8_t *p, uint64_t v);
 /* Write split-ring descriptor i of the table at p, as a driver would. */
 void put_desc(uint8_t *table, unsigned int i, uint64_t addr, uint32_t len,
 	      uint16_t flags, uint16_t next);
+
+/*
+ * Seal b and index it as a restore reads a state file: 0 or what
+ * snap_parse() says.
+ */
+int snap_reparse(struct snap_builder *b, struct snap_index *idx);
+
+/* A state file of one section, indexed into idx. */
+int snap_one(struct snap_index *idx, struct snap_builder *b, uint32_t tag,
+	     uint32_t instance, const void *payload, size_t len);
+
+/*
+ * Give restore() a state file whose one section (tag, instance 0) is p:
+ * it must refuse it with -EINVAL and a why that starts with want.
+ */
+bool check_refused(struct check *c, uint32_t tag, const void *p, size_t len,
+		   int (*restore)(const struct snap_index *idx, char *why,
+				  size_t why_size),
+		   const char *want);
 
 #endif /* AGENTBOX_CHECK_H */

@@ -14,6 +14,7 @@
 #include "console.h"
 #include "ring.h"
 #include "serial.h"
+#include "snapshot.h"
 
 #define SUITE	"serial"
 
@@ -364,6 +365,114 @@ static void test_console_write_error(struct check *c)
 	close(p[1]);
 }
 
+/*
+ * A UART mid-conversation: divisor, line settings, FIFOs, both
+ * interrupts enabled, received bytes that wrap the FIFO's end.
+ */
+static void busy_uart(void)
+{
+	static const uint8_t junk[SERIAL_RX_SIZE - 2];
+	size_t i;
+
+	wr(LCR, 0x80);
+	wr(DLL, 0x01);
+	wr(DLM, 0x02);
+	wr(LCR, 0x1b);
+	wr(FCR, 0x01);
+	wr(MCR, 0x0b);
+	wr(SCR, 0x5a);
+	/* Junk in and out first, so the four bytes straddle the FIFO's end. */
+	serial_rx_push(&uart, junk, sizeof(junk));
+	for (i = 0; i < sizeof(junk); i++)
+		rd(RBR);
+	serial_rx_push(&uart, (const uint8_t *)"abcd", 4);
+	wr(IER, 0x03);
+}
+
+static void test_snapshot_round_trip(struct check *c)
+{
+	static struct snap_index idx;
+	struct snap_builder b;
+	char why[256] = "";
+	uint8_t got[4];
+	size_t i;
+
+	snap_builder_init(&b);
+	if (!setup(c))
+		return;
+	busy_uart();
+	CHECK_INT(c, serial_save(&uart, &b, why, sizeof(why)), 0);
+	teardown();
+	if (!CHECK_INT(c, snap_reparse(&b, &idx), 0) || !setup(c))
+		goto out;
+	if (!CHECK_INT(c, serial_restore(&uart, &idx, why, sizeof(why)), 0))
+		check_fail(c, "%s", why);
+	/* The line is up again, and the guest sees the UART it left. */
+	CHECK(c, irq.level);
+	CHECK_INT(c, irq.raises, 1);
+	CHECK_INT(c, rd(LCR), 0x1b);
+	CHECK_INT(c, rd(MCR), 0x0b);
+	CHECK_INT(c, rd(SCR), 0x5a);
+	CHECK_INT(c, rd(IER), 0x03);
+	CHECK_INT(c, rd(IIR), 0xc4);		/* data ready, FIFOs on */
+	for (i = 0; i < sizeof(got); i++)
+		got[i] = rd(RBR);
+	CHECK_MEM(c, got, "abcd", 4);
+	CHECK_INT(c, rd(IIR), 0xc2);		/* then THRE, still latched */
+	CHECK_INT(c, rd(IIR), 0xc1);
+	CHECK(c, !irq.level);
+	wr(LCR, 0x9b);
+	CHECK_INT(c, rd(DLL), 0x01);
+	CHECK_INT(c, rd(DLM), 0x02);
+	teardown();
+out:
+	snap_builder_free(&b);
+}
+
+/* A UART at reset, as a section: the base the refusals spoil. */
+static const uint8_t quiet[] = { 0, 0x03, 0, 0, 0, 12, 0, 0, 2, 0, 'h', 'i' };
+
+static int restore_uart(const struct snap_index *idx, char *why, size_t n)
+{
+	return serial_restore(&uart, idx, why, n);
+}
+
+static void refused(struct check *c, const uint8_t *p, size_t len,
+		    const char *want)
+{
+	check_refused(c, SNAP_SEC_SERIAL, p, len, restore_uart, want);
+}
+
+static void test_snapshot_refused(struct check *c)
+{
+	static struct snap_index idx;
+	uint8_t p[sizeof(quiet) + 1] = { 0 };
+	char why[256] = "";
+
+	if (!setup(c))
+		return;
+	memset(&idx, 0, sizeof(idx));
+	CHECK_INT(c, serial_restore(&uart, &idx, why, sizeof(why)), -EINVAL);
+	CHECK_STR(c, why, "state: serial: missing");
+	refused(c, quiet, sizeof(quiet) - 1, "state: serial: 11 bytes, not");
+	memcpy(p, quiet, sizeof(quiet));
+	refused(c, p, sizeof(quiet) + 1, "state: serial: 13 bytes, not");
+	p[8] = 0x01;
+	p[9] = 0x04;				/* 1025 bytes */
+	refused(c, p, sizeof(quiet), "state: serial: 1025 bytes received");
+	memcpy(p, quiet, sizeof(quiet));
+	p[0] = 0x10;
+	refused(c, p, sizeof(quiet), "state: serial: IER 0x10");
+	memcpy(p, quiet, sizeof(quiet));
+	p[7] = 0x04;
+	refused(c, p, sizeof(quiet), "state: serial: flags 0x04");
+	/* Nothing of any of them reached the UART. */
+	CHECK_INT(c, rd(LCR), 0x03);
+	CHECK_INT(c, rd(LSR), 0x60);
+	CHECK(c, !irq.level);
+	teardown();
+}
+
 int main(void)
 {
 	RUN(SUITE, test_ring);
@@ -381,5 +490,7 @@ int main(void)
 	RUN(SUITE, test_flood_is_bounded);
 	RUN(SUITE, test_console_writer);
 	RUN(SUITE, test_console_write_error);
+	RUN(SUITE, test_snapshot_round_trip);
+	RUN(SUITE, test_snapshot_refused);
 	return check_exit();
 }

@@ -14,44 +14,13 @@
 
 #include "check.h"
 #include "log.h"
+#include "mmio_helpers.h"
+#include "snapshot.h"
 #include "virtio_blk.h"
 #include "virtio_mmio.h"
 #include "virtio_rng.h"
 
 #define SUITE	"virtio"
-
-/* Registers, from the virtio 1.x spec's MMIO layout. */
-#define MAGIC		0x000
-#define VERSION		0x004
-#define DEVICE_ID	0x008
-#define VENDOR_ID	0x00c
-#define DEV_FEAT	0x010
-#define DEV_FEAT_SEL	0x014
-#define DRV_FEAT	0x020
-#define DRV_FEAT_SEL	0x024
-#define QUEUE_SEL	0x030
-#define QUEUE_NUM_MAX	0x034
-#define QUEUE_NUM	0x038
-#define QUEUE_READY	0x044
-#define QUEUE_NOTIFY	0x050
-#define INT_STATUS	0x060
-#define INT_ACK		0x064
-#define STATUS		0x070
-#define DESC_LO		0x080
-#define DESC_HI		0x084
-#define AVAIL_LO	0x090
-#define AVAIL_HI	0x094
-#define USED_LO		0x0a0
-#define USED_HI		0x0a4
-#define SHM_LEN_LO	0x0b0
-#define CONFIG_GEN	0x0fc
-#define CONFIG		0x100
-
-#define S_ACK		1
-#define S_DRIVER	2
-#define S_DRIVER_OK	4
-#define S_FEATURES_OK	8
-#define S_NEEDS_RESET	0x40
 
 #define F_INDIRECT	(1ULL << 28)
 #define F_EVENT_IDX	(1ULL << 29)
@@ -59,10 +28,6 @@
 #define F_BLK_SEG_MAX	(1ULL << 2)
 #define F_BLK_RO	(1ULL << 5)
 #define F_BLK_FLUSH	(1ULL << 9)
-
-#define D_NEXT		1
-#define D_WRITE		2
-#define D_INDIRECT	4
 
 /* Guest RAM: rings, an indirect table, request buffers, a big buffer. */
 #define MEM_SIZE	0x40000
@@ -109,15 +74,12 @@ static int rec_set(void *ctx, unsigned int gsi, bool level)
 
 static uint32_t rd(uint64_t off)
 {
-	uint32_t v = 0;
-
-	virtio_mmio_bus_ops.read(&t, off, (uint8_t *)&v, 4);
-	return v;
+	return mmio_rd(&t, off);
 }
 
 static void wr(uint64_t off, uint32_t v)
 {
-	virtio_mmio_bus_ops.write(&t, off, (const uint8_t *)&v, 4);
+	mmio_wr(&t, off, v);
 }
 
 /* Sector s of the test disk holds the byte s + 1 throughout. */
@@ -454,18 +416,24 @@ static void test_blk_config(struct check *c)
 	teardown_blk();
 }
 
-static void test_indirect(struct check *c)
+/* A one-sector read through an indirect table. */
+static void indirect_read(uint64_t sector)
 {
-	if (!setup_blk(c, false) ||
-	    !handshake(c, F_VERSION_1 | F_INDIRECT))
-		return;
-	put_hdr(T_IN, 5);
+	put_hdr(T_IN, sector);
 	put_desc(mem + TABLE, 0, HDR, 16, D_NEXT, 1);
 	put_desc(mem + TABLE, 1, DATA, 512, D_NEXT | D_WRITE, 2);
 	put_desc(mem + TABLE, 2, STAT, 1, D_WRITE, 0);
 	put_desc(mem + DESC, 0, TABLE, 48, D_INDIRECT, 0);
 	make_avail(0);
 	wr(QUEUE_NOTIFY, 0);
+}
+
+static void test_indirect(struct check *c)
+{
+	if (!setup_blk(c, false) ||
+	    !handshake(c, F_VERSION_1 | F_INDIRECT))
+		return;
+	indirect_read(5);
 	CHECK_INT(c, mem[STAT], 0);
 	CHECK_INT(c, mem[DATA + 511], 6);
 	teardown_blk();
@@ -651,6 +619,268 @@ out:
 	unlink(disk_path);
 }
 
+/* The blk transport's section: header fields, then queue 0 at Q0. */
+#define SNAP_LEN	75
+#define SNAP_STATUS	32
+#define SNAP_FLAGS	40
+#define Q0		42
+#define Q0_NUM		(Q0 + 0)
+#define Q0_DESC		(Q0 + 5)
+#define Q0_LAST_AVAIL	(Q0 + 29)
+
+static struct snap_index idx;
+
+/* Save t into b and read it back, as a restore will see it. */
+static bool save_transport(struct check *c, struct snap_builder *b)
+{
+	char why[256] = "";
+
+	snap_builder_init(b);
+	if (!CHECK_INT(c, virtio_mmio_save(&t, 0, b, why, sizeof(why)), 0) ||
+	    !CHECK_INT(c, virtio_blk_save(&blk, 0, b, why, sizeof(why)), 0)) {
+		check_fail(c, "%s", why);
+		return false;
+	}
+	return CHECK_INT(c, snap_reparse(b, &idx), 0);
+}
+
+/* A fresh transport on the same disk and guest RAM, as a restore has. */
+static bool fresh_blk_transport(struct check *c)
+{
+	struct irq_line line = { .set = rec_set, .ctx = &irq, .gsi = 5 };
+
+	virtio_mmio_destroy(&t);
+	memset(&irq, 0, sizeof(irq));
+	return CHECK_INT(c, virtio_mmio_init(&t, &virtio_blk_ops, &blk,
+					     virtio_blk_features(&blk), &gm,
+					     &line, 0xd0001000), 0);
+}
+
+static bool restore_transport(struct check *c)
+{
+	char why[256] = "";
+
+	if (CHECK_INT(c, virtio_mmio_restore(&t, 0, &idx, why, sizeof(why)),
+		      0) &&
+	    CHECK_INT(c, virtio_blk_restore(&blk, 0, &idx, why, sizeof(why)),
+		      0))
+		return true;
+	check_fail(c, "%s", why);
+	return false;
+}
+
+/*
+ * Three requests served and one interrupt not yet acknowledged: the
+ * restored transport raises it again and serves the fourth request from
+ * where the first left off.
+ */
+static void test_snapshot_round_trip(struct check *c)
+{
+	struct snap_builder b;
+	unsigned int i;
+
+	if (!setup_blk(c, false) || !handshake(c, F_VERSION_1 | F_INDIRECT))
+		return;
+	for (i = 0; i < 3; i++)
+		blk_request(T_IN, i, 512);
+	wr(QUEUE_SEL, 2);
+	wr(DEV_FEAT_SEL, 1);
+	if (!save_transport(c, &b) || !fresh_blk_transport(c) ||
+	    !restore_transport(c))
+		goto out;
+	CHECK(c, irq.level);
+	CHECK_U64(c, rd(STATUS), 0xf);
+	CHECK_U64(c, rd(INT_STATUS), 1);
+	CHECK_U64(c, rd(DEV_FEAT), F_VERSION_1 >> 32);
+	CHECK_U64(c, rd(QUEUE_NUM_MAX), 0);	/* queue 2 selected */
+	wr(QUEUE_SEL, 0);
+	CHECK_U64(c, rd(QUEUE_READY), 1);
+	CHECK_U64(c, rd(DESC_LO), DESC);
+	CHECK_U64(c, rd(USED_LO), USED);
+	wr(INT_ACK, 1);
+	CHECK(c, !irq.level);
+	/* Indirect, so the negotiated features came back with the queue. */
+	indirect_read(7);
+	CHECK_U64(c, used_idx(), 4);
+	CHECK_U64(c, used_len(3), 513);
+	CHECK_INT(c, mem[STAT], 0);
+	CHECK_INT(c, mem[DATA], 8);
+	CHECK(c, irq.level);
+out:
+	snap_builder_free(&b);
+	teardown_blk();
+}
+
+/* A handshaken blk transport's section, into p (SNAP_LEN bytes). */
+static bool good_section(struct check *c, uint8_t *p)
+{
+	const struct snap_section *s;
+	struct snap_builder b;
+	bool ok = false;
+
+	if (!handshake(c, F_VERSION_1) || !save_transport(c, &b))
+		goto out;
+	s = snap_find(&idx, SNAP_SEC_VIRTIO_MMIO, 0);
+	if (CHECK(c, s) && CHECK_INT(c, s->len, SNAP_LEN)) {
+		memcpy(p, s->payload, SNAP_LEN);
+		ok = true;
+	}
+out:
+	snap_builder_free(&b);
+	return ok;
+}
+
+/* p as the section: refused with a reason that starts with want. */
+static int restore_transport0(const struct snap_index *idx, char *why,
+			      size_t n)
+{
+	return virtio_mmio_restore(&t, 0, idx, why, n);
+}
+
+static void refused(struct check *c, const uint8_t *p, size_t len,
+		    const char *want)
+{
+	check_refused(c, SNAP_SEC_VIRTIO_MMIO, p, len, restore_transport0,
+		      want);
+	/* And nothing of it reached the transport. */
+	CHECK_U64(c, rd(STATUS), 0);
+}
+
+static void test_snapshot_refused(struct check *c)
+{
+	uint8_t good[SNAP_LEN], p[SNAP_LEN];
+
+	if (!setup_blk(c, false))
+		return;
+	if (!good_section(c, good) || !fresh_blk_transport(c))
+		goto out;
+	refused(c, good, SNAP_LEN - 1,
+		"state: virtio 0: 74 bytes, not what the fields take");
+	memcpy(p, good, SNAP_LEN);
+	put32(p, 4);
+	refused(c, p, SNAP_LEN,
+		"state: virtio 0: device id 4, but this VM has virtio-blk (id 2) there");
+	memcpy(p, good, SNAP_LEN);
+	put32(p + Q0_NUM, 6);
+	refused(c, p, SNAP_LEN, "state: virtio 0: queue 0: size 6 is not");
+	put32(p + Q0_NUM, 512);
+	refused(c, p, SNAP_LEN, "state: virtio 0: queue 0: size 512 is not");
+	memcpy(p, good, SNAP_LEN);
+	put64(p + Q0_DESC, MEM_SIZE - 16);
+	refused(c, p, SNAP_LEN, "state: virtio 0: queue 0: rings at 0x3fff0");
+	put64(p + Q0_DESC, DESC + 8);
+	refused(c, p, SNAP_LEN, "state: virtio 0: queue 0: rings at 0x1008");
+	memcpy(p, good, SNAP_LEN);
+	put32(p + SNAP_STATUS, S_ACK | S_DRIVER | S_DRIVER_OK);
+	refused(c, p, SNAP_LEN, "state: virtio 0: status 0x7");
+	memcpy(p, good, SNAP_LEN);
+	p[SNAP_FLAGS] = 1;			/* failed, without NEEDS_RESET */
+	refused(c, p, SNAP_LEN, "state: virtio 0: status 0xf disagrees");
+out:
+	teardown_blk();
+}
+
+/*
+ * A fresh blk transport restored from a handshaken one's section with
+ * queue 0's indices replaced.
+ */
+static bool restore_indices(struct check *c, uint16_t last_avail,
+			    uint16_t used)
+{
+	uint8_t p[SNAP_LEN];
+	struct snap_builder b;
+	char why[256] = "";
+	bool ok;
+
+	if (!good_section(c, p) || !fresh_blk_transport(c))
+		return false;
+	put16(p + Q0_LAST_AVAIL, last_avail);
+	put16(p + Q0_LAST_AVAIL + 2, used);
+	snap_builder_init(&b);
+	ok = CHECK_INT(c, snap_one(&idx, &b, SNAP_SEC_VIRTIO_MMIO, 0, p,
+				   SNAP_LEN), 0) &&
+	     CHECK_INT(c, virtio_mmio_restore(&t, 0, &idx, why, sizeof(why)),
+		       0);
+	snap_builder_free(&b);
+	return ok;
+}
+
+/* Indices are free-running u16s: any pair is state a driver can make. */
+static void test_snapshot_any_indices(struct check *c)
+{
+	if (!setup_blk(c, false))
+		return;
+	if (!restore_indices(c, 0xfffe, 0xfffe))
+		goto out;
+	/* Two requests carry the indices across the wrap. */
+	next_avail = 0xfffe;
+	put16(mem + AVAIL + 2, next_avail);
+	blk_request(T_IN, 0, 512);
+	blk_request(T_IN, 1, 512);
+	CHECK_U64(c, used_idx(), 0);
+	CHECK_U64(c, used_len(0xfffe), 513);
+	CHECK_U64(c, used_len(0xffff), 513);
+	CHECK_U64(c, t.q[0].vq.last_avail_idx, 0);
+	CHECK_INT(c, mem[DATA], 2);
+out:
+	teardown_blk();
+}
+
+/*
+ * A chain the saved device had taken and not returned: the restored one
+ * starts empty-handed and takes it again.
+ */
+static void test_snapshot_retakes_held_chains(struct check *c)
+{
+	if (!setup_blk(c, false))
+		return;
+	if (!restore_indices(c, 1, 0))
+		goto out;
+	CHECK_U64(c, t.q[0].vq.last_avail_idx, 0);
+	blk_request(T_IN, 2, 512);
+	CHECK_U64(c, used_idx(), 1);
+	CHECK_INT(c, mem[DATA], 3);
+out:
+	teardown_blk();
+}
+
+/* The disk behind the transport must be the one the guest saw. */
+static void test_snapshot_other_disk(struct check *c)
+{
+	static const uint8_t none;
+	struct snap_builder b;
+	char why[256] = "";
+
+	if (!setup_blk(c, false))
+		return;
+	snap_builder_init(&b);
+	CHECK_INT(c, virtio_mmio_restore(&t, 1, &idx, why, sizeof(why)),
+		  -EINVAL);
+	if (!CHECK_INT(c, virtio_blk_save(&blk, 0, &b, why, sizeof(why)), 0) ||
+	    !CHECK_INT(c, snap_reparse(&b, &idx), 0))
+		goto out;
+	blk.capacity--;
+	CHECK_INT(c, virtio_blk_restore(&blk, 0, &idx, why, sizeof(why)),
+		  -EINVAL);
+	CHECK(c, strstr(why, "the guest saw 16 sectors, ") &&
+		 strstr(why, " has 15"));
+	blk.capacity++;
+	blk.ro = true;
+	CHECK_INT(c, virtio_blk_restore(&blk, 0, &idx, why, sizeof(why)),
+		  -EINVAL);
+	blk.ro = false;
+	CHECK_INT(c, virtio_blk_restore(&blk, 0, &idx, why, sizeof(why)), 0);
+	CHECK_INT(c, virtio_blk_restore(&blk, 1, &idx, why, sizeof(why)),
+		  -EINVAL);
+	CHECK_STR(c, why, "state: disk 1: missing");
+	CHECK_INT(c, snap_one(&idx, &b, SNAP_SEC_VIRTIO_BLK, 0, &none, 1), 0);
+	CHECK_INT(c, virtio_blk_restore(&blk, 0, &idx, why, sizeof(why)),
+		  -EINVAL);
+out:
+	snap_builder_free(&b);
+	teardown_blk();
+}
+
 int main(void)
 {
 	/* Device warnings are expected here; the checks say what matters. */
@@ -674,5 +904,10 @@ int main(void)
 	RUN(SUITE, test_narrow_register_access);
 	RUN(SUITE, test_rng);
 	RUN(SUITE, test_disk_open_errors);
+	RUN(SUITE, test_snapshot_round_trip);
+	RUN(SUITE, test_snapshot_refused);
+	RUN(SUITE, test_snapshot_any_indices);
+	RUN(SUITE, test_snapshot_retakes_held_chains);
+	RUN(SUITE, test_snapshot_other_disk);
 	return check_exit();
 }

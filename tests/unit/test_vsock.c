@@ -13,31 +13,19 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <time.h>
 #include <sys/socket.h>
 #include <sys/un.h>
 
 #include "check.h"
 #include "log.h"
+#include "mmio_helpers.h"
 #include "options.h"
+#include "snapshot.h"
 #include "virtio_mmio.h"
 #include "virtio_vsock.h"
 
 #define SUITE	"vsock"
-
-#define QUEUE_SEL	0x030
-#define QUEUE_NUM	0x038
-#define QUEUE_READY	0x044
-#define QUEUE_NOTIFY	0x050
-#define STATUS		0x070
-#define DRV_FEAT	0x020
-#define DRV_FEAT_SEL	0x024
-#define DESC_LO		0x080
-#define AVAIL_LO	0x090
-#define USED_LO		0x0a0
-#define CONFIG		0x100
-
-#define D_NEXT		1
-#define D_WRITE		2
 
 #define MEM_SIZE	0x100000
 #define QSIZE		16
@@ -49,6 +37,7 @@
 #define TX_HDR		0x40000
 #define TX_DATA		0x50000
 #define TX_MAX		0x4000
+#define EVT_BUF		0x80000
 
 #define RX		0
 #define TX		1
@@ -88,15 +77,12 @@ static int no_irq(void *ctx, unsigned int gsi, bool level)
 
 static uint32_t rd(uint64_t off)
 {
-	uint32_t val = 0;
-
-	virtio_mmio_bus_ops.read(&t, off, (uint8_t *)&val, 4);
-	return val;
+	return mmio_rd(&t, off);
 }
 
 static void wr(uint64_t off, uint32_t val)
 {
-	virtio_mmio_bus_ops.write(&t, off, (const uint8_t *)&val, 4);
+	mmio_wr(&t, off, val);
 }
 
 static void make_avail(unsigned int q, uint16_t head)
@@ -131,10 +117,26 @@ static void pump(void)
 		virtio_vsock_poll(&v, 0);
 }
 
-static bool setup(struct check *c)
+/* The device and its transport, on sock_path and guest RAM as they are. */
+static bool attach(struct check *c)
 {
 	struct irq_line line = { .set = no_irq };
 	char why[256];
+
+	if (!CHECK_INT(c, virtio_vsock_open(&v, sock_path, GUEST_CID, false,
+					    why, sizeof(why)), 0)) {
+		check_fail(c, "%s", why);
+		return false;
+	}
+	if (!CHECK_INT(c, virtio_mmio_init(&t, &virtio_vsock_ops, &v, 0, &gm,
+					   &line, 0xd0003000), 0))
+		return false;
+	virtio_vsock_bind(&v, &t);
+	return true;
+}
+
+static bool setup(struct check *c)
+{
 	uint16_t i;
 
 	memset(mem, 0, sizeof(mem));
@@ -145,17 +147,9 @@ static bool setup(struct check *c)
 		return false;
 	snprintf(sock_path, sizeof(sock_path), "%s/v.sock", dir);
 	if (!CHECK_INT(c, guest_mem_init(&gm, mem, MEM_SIZE, 0xc0000000,
-					 0x100000000), 0))
+					 0x100000000), 0) ||
+	    !attach(c))
 		return false;
-	if (!CHECK_INT(c, virtio_vsock_open(&v, sock_path, GUEST_CID, false,
-					    why, sizeof(why)), 0)) {
-		check_fail(c, "%s", why);
-		return false;
-	}
-	if (!CHECK_INT(c, virtio_mmio_init(&t, &virtio_vsock_ops, &v, 0, &gm,
-					   &line, 0xd0003000), 0))
-		return false;
-	virtio_vsock_bind(&v, &t);
 	wr(STATUS, 3);
 	wr(DRV_FEAT_SEL, 1);
 	wr(DRV_FEAT, 1);
@@ -856,6 +850,227 @@ static void test_options(struct check *c)
 	opts_release(&o);
 }
 
+/* An event buffer of len bytes, 0xff until the device writes it. */
+static void post_event(uint16_t i, uint32_t len)
+{
+	memset(mem + EVT_BUF + 16 * i, 0xff, 16);
+	put_desc(mem + RING(EVT), i, EVT_BUF + 16 * i, len, D_WRITE, 0);
+	make_avail(EVT, i);
+	wr(QUEUE_NOTIFY, EVT);
+	pump();
+}
+
+static uint16_t evt_used(void)
+{
+	return get16(mem + RING(EVT) + 0x2000 + 2);
+}
+
+static void test_transport_reset(struct check *c)
+{
+	uint8_t *used = mem + RING(EVT) + 0x2000;
+
+	if (!setup(c))
+		return;
+	CHECK_INT(c, virtio_vsock_transport_reset(&v), -ENOBUFS);
+	post_event(0, 4);
+	post_event(1, 4);
+	/* The device keeps them until it has something to say. */
+	CHECK_INT(c, evt_used(), 0);
+	wr(INT_ACK, rd(INT_STATUS));
+	CHECK_INT(c, virtio_vsock_transport_reset(&v), 0);
+	CHECK_INT(c, evt_used(), 1);
+	CHECK_INT(c, get32(used + 4), 0);
+	CHECK_INT(c, get32(used + 8), 4);
+	/* VIRTIO_VSOCK_EVENT_TRANSPORT_RESET is id 0. */
+	CHECK_U64(c, get32(mem + EVT_BUF), 0);
+	CHECK_U64(c, get32(mem + EVT_BUF + 16), 0xffffffff);
+	CHECK_INT(c, rd(INT_STATUS), 1);
+	/* A buffer too small for the event goes back empty. */
+	CHECK_INT(c, virtio_vsock_transport_reset(&v), 0);
+	post_event(2, 2);
+	CHECK_INT(c, virtio_vsock_transport_reset(&v), -EINVAL);
+	CHECK_INT(c, evt_used(), 3);
+	CHECK_INT(c, get32(used + 8 + 8 * 2), 0);
+	CHECK_INT(c, rd(STATUS), 0xf);
+	teardown();
+}
+
+/* With no driver there are no guest connections to reset. */
+static void test_transport_reset_no_driver(struct check *c)
+{
+	if (!setup(c))
+		return;
+	wr(STATUS, 0);
+	CHECK_INT(c, virtio_vsock_transport_reset(&v), 0);
+	teardown();
+}
+
+static bool save_device(struct check *c, struct snap_builder *b,
+			struct snap_index *idx)
+{
+	char why[256] = "";
+
+	snap_builder_init(b);
+	virtio_vsock_pause(&v);
+	if (CHECK_INT(c, virtio_mmio_save(&t, 0, b, why, sizeof(why)), 0) &&
+	    CHECK_INT(c, virtio_vsock_save(&v, b, why, sizeof(why)), 0))
+		return CHECK_INT(c, snap_reparse(b, idx), 0);
+	check_fail(c, "%s", why);
+	return false;
+}
+
+/* A new device on the same socket path, restored from idx. */
+static bool restore_device(struct check *c, const struct snap_index *idx)
+{
+	char why[256] = "";
+
+	virtio_vsock_close(&v);
+	virtio_mmio_destroy(&t);
+	if (!attach(c))
+		return false;
+	virtio_vsock_pause(&v);
+	if (!CHECK_INT(c, virtio_mmio_restore(&t, 0, idx, why, sizeof(why)),
+		       0) ||
+	    !CHECK_INT(c, virtio_vsock_restore(&v, idx, why, sizeof(why)), 0)) {
+		check_fail(c, "%s", why);
+		return false;
+	}
+	CHECK_INT(c, virtio_vsock_transport_reset(&v), 0);
+	virtio_vsock_resume(&v);
+	return true;
+}
+
+/*
+ * A connection and an rx buffer held for its data at the snapshot: the
+ * restored device has neither, gives the buffer back to the queue,
+ * resets the guest's transport and numbers new connections on.
+ */
+static void test_snapshot_round_trip(struct check *c)
+{
+	static struct snap_index idx;
+	struct snap_builder b;
+	uint32_t port, port2;
+	struct pkt p;
+	int fd, fd2;
+
+	port = setup_connected(c, &fd, 65536);
+	if (!port)
+		return;
+	post_event(0, 4);
+	CHECK_INT(c, (uint16_t)(t.q[RX].vq.last_avail_idx -
+				t.q[RX].vq.used_idx), 1);
+	if (!save_device(c, &b, &idx))
+		goto out;
+	put_str(fd, "lost");
+	if (!restore_device(c, &idx))
+		goto out;
+	CHECK_INT(c, t.q[RX].vq.last_avail_idx, t.q[RX].vq.used_idx);
+	CHECK(c, dropped(fd));
+	CHECK_INT(c, evt_used(), 1);
+	CHECK_U64(c, get32(mem + EVT_BUF), 0);
+	pump();
+	CHECK(c, !rx_next(&p));
+	/* The port counter went on; the held buffer carries the request. */
+	port2 = host_connect(c, &fd2, 65536);
+	CHECK_INT(c, port2, port + 1);
+	if (port2)
+		close(fd2);
+out:
+	close(fd);
+	snap_builder_free(&b);
+	teardown();
+}
+
+static int restore_vsock(const struct snap_index *idx, char *why, size_t n)
+{
+	return virtio_vsock_restore(&v, idx, why, n);
+}
+
+static void test_snapshot_refused(struct check *c)
+{
+	static struct snap_index idx;
+	struct snap_builder b;
+	uint8_t p[12] = { 3 };
+	char why[256] = "";
+
+	snap_builder_init(&b);
+	if (!setup(c))
+		return;
+	CHECK_INT(c, virtio_vsock_save(&v, &b, why, sizeof(why)), -EBUSY);
+	CHECK_STR(c, why, "vsock: device not paused");
+	put32(p + 8, VSOCK_LOCAL_PORT_BASE);
+	CHECK_INT(c, snap_one(&idx, &b, SNAP_SEC_VSOCK, 0, p, sizeof(p)), 0);
+	CHECK_INT(c, virtio_vsock_restore(&v, &idx, why, sizeof(why)), -EBUSY);
+	virtio_vsock_pause(&v);
+	CHECK_INT(c, virtio_vsock_restore(&v, &idx, why, sizeof(why)), 0);
+	check_refused(c, SNAP_SEC_VSOCK, p, sizeof(p) - 1, restore_vsock,
+		      "state: vsock: 11 bytes, not what the fields take");
+	put32(p + 8, 7);
+	check_refused(c, SNAP_SEC_VSOCK, p, sizeof(p), restore_vsock,
+		      "state: vsock: next host port 7");
+	memset(&idx, 0, sizeof(idx));
+	CHECK_INT(c, virtio_vsock_restore(&v, &idx, why, sizeof(why)),
+		  -EINVAL);
+	CHECK_STR(c, why, "state: vsock: missing");
+	snap_builder_free(&b);
+	teardown();
+}
+
+/* Paused, the device moves nothing; resumed, it catches up. */
+static void test_pause(struct check *c)
+{
+	uint32_t port;
+	struct pkt p;
+	int fd;
+
+	port = setup_connected(c, &fd, 65536);
+	if (!port)
+		return;
+	virtio_vsock_pause(&v);
+	put_str(fd, "held");
+	pump();
+	CHECK(c, !rx_next(&p));
+	virtio_vsock_resume(&v);
+	pump();
+	CHECK(c, rx_next(&p) && p.op == OP_RW && p.len == 4);
+	close(fd);
+	teardown();
+}
+
+static long elapsed_ms(const struct timespec *since)
+{
+	struct timespec now;
+
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	return (now.tv_sec - since->tv_sec) * 1000 +
+	       (now.tv_nsec - since->tv_nsec) / 1000000;
+}
+
+/*
+ * A client that never finishes its CONNECT line loses its slot once its
+ * time is up, and the thread's wait ends then without any event.
+ */
+static void test_handshake_timeout(struct check *c)
+{
+	struct timespec start;
+	int slow;
+
+	if (!setup(c))
+		return;
+	v.handshake_ms = 50;
+	slow = client(sock_path);
+	put_str(slow, "CONN");
+	pump();
+	CHECK(c, !dropped(slow));
+	clock_gettime(CLOCK_MONOTONIC, &start);
+	while (!dropped(slow) && elapsed_ms(&start) < 2000)
+		virtio_vsock_poll(&v, 2000);
+	CHECK(c, dropped(slow));
+	CHECK(c, elapsed_ms(&start) < 1000);
+	close(slow);
+	teardown();
+}
+
 int main(void)
 {
 	log_set_fd(open("/dev/null", O_WRONLY));
@@ -877,5 +1092,11 @@ int main(void)
 	RUN(SUITE, test_client_hangs_up);
 	RUN(SUITE, test_device_reset);
 	RUN(SUITE, test_options);
+	RUN(SUITE, test_transport_reset);
+	RUN(SUITE, test_transport_reset_no_driver);
+	RUN(SUITE, test_snapshot_round_trip);
+	RUN(SUITE, test_snapshot_refused);
+	RUN(SUITE, test_pause);
+	RUN(SUITE, test_handshake_timeout);
 	return check_exit();
 }
