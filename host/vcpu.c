@@ -278,9 +278,11 @@ static void *vcpu_thread(void *arg)
 	sigemptyset(&kick);
 	sigaddset(&kick, VCPU_KICK_SIGNAL);
 	pthread_sigmask(SIG_UNBLOCK, &kick, NULL);
-	while (!stop_requested(v->env->stop))
+	while (!stop_requested(v->env->stop)) {
+		pause_point(v->env->pause, v->env->stop);
 		if (run_once(v))
 			break;
+	}
 	return NULL;
 }
 

@@ -17,6 +17,7 @@
 #include <linux/kvm.h>
 
 #include "bus.h"
+#include "pause.h"
 #include "stop.h"
 #include "vm.h"
 
@@ -26,6 +27,7 @@ struct vcpu_env {
 	const struct bus *pio;
 	const struct bus *mmio;
 	struct stop *stop;
+	struct pause *pause;
 };
 
 struct vcpu {
