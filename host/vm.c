@@ -187,21 +187,29 @@ static int add_slot(struct vm *vm, uint32_t slot, uint64_t gpa, uint64_t size,
 
 /*
  * RAM is reserved lazily (MAP_NORESERVE): the guest's untouched memory
- * costs the host nothing. Whatever does not fit below the MMIO hole
- * continues at 4 GiB, exactly as guest_mem translates it.
+ * costs the host nothing. A restored guest's RAM is its snapshot's memory
+ * file mapped MAP_PRIVATE: pages load when first touched, writes stay in
+ * this process, and any number of clones share the file's page cache.
+ * Whatever does not fit below the MMIO hole continues at 4 GiB, exactly
+ * as guest_mem translates it.
  */
-int vm_setup_memory(struct vm *vm, uint64_t size, char *why, size_t why_size)
+int vm_setup_memory(struct vm *vm, uint64_t size, int backing_fd, char *why,
+		    size_t why_size)
 {
 	uint64_t low = layout_low_ram_end(size);
+	int flags = MAP_PRIVATE | MAP_NORESERVE;
 	int err;
 
-	vm->ram = mmap(NULL, size, PROT_READ | PROT_WRITE,
-		       MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+	if (backing_fd < 0)
+		flags |= MAP_ANONYMOUS;
+	vm->ram = mmap(NULL, size, PROT_READ | PROT_WRITE, flags, backing_fd,
+		       0);
 	if (vm->ram == MAP_FAILED) {
 		vm->ram = NULL;
 		return fail(-errno, why, why_size, "guest RAM");
 	}
 	vm->ram_size = size;
+	vm->ram_from_file = backing_fd >= 0;
 	err = guest_mem_init(&vm->gm, vm->ram, size, LAYOUT_MMIO_HOLE_START,
 			     LAYOUT_MMIO_HOLE_END);
 	if (err)

@@ -6,6 +6,7 @@
 #ifndef AGENTBOX_VM_H
 #define AGENTBOX_VM_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -25,6 +26,8 @@ struct vm {
 	struct kvm_cpuid2 *cpuid;
 	void *ram;
 	uint64_t ram_size;
+	/* RAM is a private mapping of a snapshot's memory file. */
+	bool ram_from_file;
 	struct guest_mem gm;
 };
 
@@ -41,8 +44,11 @@ extern const unsigned int vm_nr_required_caps;
 /* Open /dev/kvm and create the VM for nr_cpus vCPUs. */
 int vm_open(struct vm *vm, unsigned int nr_cpus, char *why, size_t why_size);
 
-/* Map size bytes of guest RAM and hand them to KVM. */
-int vm_setup_memory(struct vm *vm, uint64_t size, char *why,
+/*
+ * Map size bytes of guest RAM and hand them to KVM: anonymous memory, or
+ * with backing_fd >= 0 a private mapping of that file (a snapshot's).
+ */
+int vm_setup_memory(struct vm *vm, uint64_t size, int backing_fd, char *why,
 		    size_t why_size);
 
 /*
