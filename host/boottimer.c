@@ -1,5 +1,6 @@
 #include <stdio.h>
 #include <string.h>
+#include <sys/eventfd.h>
 
 #include "agentbox-abi.h"
 #include "boottimer.h"
@@ -8,6 +9,7 @@
 int boottimer_init(struct boottimer *bt)
 {
 	memset(bt, 0, sizeof(*bt));
+	bt->ready_fd = -1;
 	clock_gettime(CLOCK_MONOTONIC, &bt->start);
 	return -pthread_mutex_init(&bt->lock, NULL);
 }
@@ -74,6 +76,8 @@ static void boottimer_write(void *dev, uint64_t offset, const uint8_t *data,
 	else
 		snprintf(name, sizeof(name), "guest phase %u", data[0]);
 	add_mark(bt, name, ms);
+	if (data[0] == PHASE_DOCKERD_READY && bt->ready_fd >= 0)
+		eventfd_write(bt->ready_fd, 1);
 }
 
 const struct bus_ops boottimer_bus_ops = {

@@ -30,6 +30,8 @@ struct boottimer {
 	unsigned int nr;
 	/* Marks that did not fit, so the report can say it is partial. */
 	unsigned int lost;
+	/* An eventfd the guest's dockerd-ready phase signals, or -1. */
+	int ready_fd;
 };
 
 extern const struct bus_ops boottimer_bus_ops;

@@ -8,6 +8,7 @@
  * the run, which it maps to our exit status.
  */
 #include <errno.h>
+#include <limits.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -16,20 +17,28 @@
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
+#include <sys/eventfd.h>
 #include <sys/resource.h>
 #include <sys/signalfd.h>
 
 #include "boot.h"
 #include "boottimer.h"
+#include "agent_client.h"
 #include "cli_agent.h"
+#include "cli_control.h"
 #include "compiler.h"
+#include "control.h"
 #include "devices.h"
 #include "irq.h"
 #include "log.h"
 #include "mptable.h"
 #include "options.h"
+#include "pause.h"
+#include "snapshot.h"
+#include "snapshot_mem.h"
 #include "stop.h"
 #include "vcpu.h"
+#include "vcpu_state.h"
 #include "vm.h"
 
 /* Exit statuses besides the guest's own (documented in opts_usage). */
@@ -43,6 +52,9 @@
 #define RETRY_MS		50
 #define CONSOLE_FLUSH_MS	2000
 #define WHY_MAX			512
+/* How long a restored guest's agent may take to answer. */
+#define AGENT_FIXUP_MS		10000
+#define FIXUP_RETRY_MS		20
 
 struct vmm {
 	struct run_opts opts;
@@ -55,6 +67,15 @@ struct vmm {
 	struct vcpu vcpu[MPTABLE_MAX_CPUS];
 	unsigned int nr_vcpus;
 	int sfd;
+	struct pause pause;
+	bool paused;
+	struct control control;
+	/* The MSRs a snapshot saves, listed at the first snapshot. */
+	struct vcpu_msr_list *msrs;
+	/* agentbox restore: the snapshot, and its memory file. */
+	bool restoring;
+	struct snapshot_image img;
+	int mem_fd;
 };
 
 /* Too big for the stack; there is exactly one. */
@@ -110,6 +131,8 @@ static void check_inputs(struct vmm *m)
 
 	if (devices_open(&m->dev, &m->opts, why, sizeof(why)))
 		die(EXIT_SETUP, "%s", why);
+	if (m->restoring)
+		return;
 	cfg = (struct boot_config){
 		.kernel = m->opts.kernel,
 		.initrd = m->opts.initrd,
@@ -159,6 +182,7 @@ static int create_vcpus(struct vmm *m, char *why, size_t n)
 		.pio = &m->dev.pio,
 		.mmio = &m->dev.mmio,
 		.stop = &m->stop,
+		.pause = &m->pause,
 	};
 	for (i = 0; i < m->opts.cpus; i++) {
 		err = vcpu_create(&m->vcpu[i], &m->vm, i, &m->env, why, n);
@@ -198,7 +222,7 @@ static int build_vm(struct vmm *m, char *why, size_t n)
 	if (err)
 		return err;
 	boottimer_mark(&m->bt, "vm");
-	err = vm_setup_memory(&m->vm, m->opts.mem, why, n);
+	err = vm_setup_memory(&m->vm, m->opts.mem, -1, why, n);
 	if (err)
 		return err;
 	boottimer_mark(&m->bt, "memory");
@@ -219,6 +243,118 @@ static int build_vm(struct vmm *m, char *why, size_t n)
 		err = start_vcpus(m, why, n);
 	if (!err)
 		boottimer_mark(&m->bt, "vcpus");
+	return err;
+}
+
+static struct snapshot_machine machine_of(struct vmm *m)
+{
+	return (struct snapshot_machine){
+		.vm = &m->vm,
+		.vcpu = m->vcpu,
+		.nr_vcpus = m->nr_vcpus,
+		.dev = &m->dev,
+		.opts = &m->opts,
+		.msrs = m->msrs,
+	};
+}
+
+/*
+ * The same order as build_vm(), with the snapshot's state poured into
+ * each part once it exists, and the vCPUs started last of all.
+ */
+static int build_restored_vm(struct vmm *m, char *why, size_t n)
+{
+	struct snapshot_machine sm;
+	int err;
+
+	err = vm_open(&m->vm, m->opts.cpus, why, n);
+	if (!err)
+		err = snapshot_check_cpuid(&m->img, m->vm.cpuid, why, n);
+	if (err)
+		return err;
+	boottimer_mark(&m->bt, "vm");
+	err = vm_setup_memory(&m->vm, m->opts.mem, m->mem_fd, why, n);
+	if (err)
+		return err;
+	boottimer_mark(&m->bt, "memory mapped");
+	err = irq_create(m->vm.fd, why, n);
+	if (!err)
+		err = devices_attach(&m->dev, &m->vm, &m->stop, &m->bt, why, n);
+	if (!err)
+		err = create_vcpus(m, why, n);
+	if (err)
+		return err;
+	boottimer_mark(&m->bt, "vm built");
+	sm = machine_of(m);
+	err = snapshot_restore_state(&m->img, &sm, why, n);
+	if (err)
+		return err;
+	boottimer_mark(&m->bt, "state restored");
+	/* The guest runs on without it; only its old connections hang. */
+	if (devices_after_restore(&m->dev, why, n))
+		pr_warn("%s", why);
+	err = start_vcpus(m, why, n);
+	if (!err)
+		boottimer_mark(&m->bt, "resumed");
+	return err;
+}
+
+/* Park every vCPU between two KVM_RUNs; a paused VM stays paused. */
+static int pause_vm(struct vmm *m)
+{
+	unsigned int i;
+	int err;
+
+	if (m->paused)
+		return 0;
+	pause_request(&m->pause);
+	for (i = 0; i < m->nr_vcpus; i++)
+		vcpu_kick(&m->vcpu[i]);
+	err = pause_wait(&m->pause, m->nr_vcpus, &m->stop);
+	if (err) {
+		pause_release(&m->pause);
+		return err;
+	}
+	/* Tell a kvmclock guest it was stopped, so its watchdogs forgive the gap. */
+	for (i = 0; i < m->nr_vcpus; i++)
+		vcpu_state_kvmclock_ctrl(m->vcpu[i].fd);
+	m->paused = true;
+	return 0;
+}
+
+static void resume_vm(struct vmm *m)
+{
+	pause_release(&m->pause);
+	m->paused = false;
+}
+
+/* Pause if need be, save to dir, and leave the VM as it was. */
+static int snapshot_to(struct vmm *m, const char *dir, char *why, size_t n)
+{
+	struct snapshot_machine sm;
+	struct snapshot_stats st;
+	bool was_paused = m->paused;
+	int err;
+
+	if (!m->msrs) {
+		err = vcpu_msr_list_get(m->vm.kvm_fd, m->vcpu[0].fd, &m->msrs, why, n);
+		if (err)
+			return err;
+	}
+	err = pause_vm(m);
+	if (err) {
+		snprintf(why, n, "the VM stopped before it could pause");
+		return err;
+	}
+	devices_pause(&m->dev);
+	sm = machine_of(m);
+	err = snapshot_save(&sm, dir, &st, why, n);
+	devices_resume(&m->dev);
+	if (!was_paused)
+		resume_vm(m);
+	if (!err)
+		snprintf(why, n, "%s: %llu MiB of RAM stored in %.0f ms", dir,
+			 (unsigned long long)(st.memory_stored >> 20), st.ms);
 	return err;
 }
 
@@ -287,21 +423,36 @@ static void feed_stdin(struct vmm *m, struct supervisor *s)
 		serial_rx_push(&m->dev.serial, buf, n);
 }
 
+enum {
+	PFD_STOP,
+	PFD_SIGNAL,
+	PFD_CONTROL,
+	PFD_READY,
+	PFD_STDIN,
+	NR_PFD,
+};
+
 /*
- * Wait for the end of the run, a signal, or console input; returns how
- * many of pfd to look at. Work that waits on the guest (room for input,
- * the power-off line) is retried every RETRY_MS.
+ * Wait for the end of the run, a signal, a control client, the guest's
+ * readiness (for --snapshot-when-ready) or console input; poll() skips
+ * the negative fds of what this run does not have. Work that waits on
+ * the guest (room for input, the power-off line) is retried every
+ * RETRY_MS.
  */
-static nfds_t wait_events(struct vmm *m, struct supervisor *s,
-			  struct pollfd pfd[3])
+static void wait_events(struct vmm *m, struct supervisor *s,
+			struct pollfd pfd[NR_PFD])
 {
 	bool room = s->stdin_open && serial_rx_space(&m->dev.serial);
-	nfds_t nfds = room ? 3 : 2;
 	long t = -1, left;
 
-	pfd[0] = (struct pollfd){ .fd = m->stop.efd, .events = POLLIN };
-	pfd[1] = (struct pollfd){ .fd = m->sfd, .events = POLLIN };
-	pfd[2] = (struct pollfd){ .fd = STDIN_FILENO, .events = POLLIN };
+	pfd[PFD_STOP] = (struct pollfd){ .fd = m->stop.efd, .events = POLLIN };
+	pfd[PFD_SIGNAL] = (struct pollfd){ .fd = m->sfd, .events = POLLIN };
+	pfd[PFD_CONTROL] = (struct pollfd){ .fd = m->control.fd,
+					    .events = POLLIN };
+	pfd[PFD_READY] = (struct pollfd){ .fd = m->bt.ready_fd,
+					  .events = POLLIN };
+	pfd[PFD_STDIN] = (struct pollfd){ .fd = room ? STDIN_FILENO : -1,
+					  .events = POLLIN };
 	if (s->poweroff_pending || (s->stdin_open && !room))
 		t = RETRY_MS;
 	if (s->signo) {
@@ -309,26 +460,75 @@ static nfds_t wait_events(struct vmm *m, struct supervisor *s,
 		left = left < 0 ? 0 : left;
 		t = (t < 0 || left < t) ? left : t;
 	}
-	if (poll(pfd, nfds, t) < 0 && errno != EINTR) {
+	if (poll(pfd, NR_PFD, t) < 0 && errno != EINTR) {
 		pr_err("poll: %s", strerror(errno));
 		stop_request(&m->stop, STOP_ERROR, 0);
 	}
-	return nfds;
+}
+
+static void on_control(struct vmm *m)
+{
+	char line[CONTROL_LINE_MAX], why[WHY_MAX];
+	int client;
+
+	if (control_accept(&m->control, &client, line, sizeof(line)))
+		return;
+	if (!strcmp(line, "pause")) {
+		if (pause_vm(m))
+			control_reply(client, "error: the VM stopped before it could pause");
+		else
+			control_reply(client, "ok paused");
+	} else if (!strcmp(line, "resume")) {
+		resume_vm(m);
+		control_reply(client, "ok running");
+	} else if (!strncmp(line, "snapshot ", 9) && line[9] == '/') {
+		if (snapshot_to(m, line + 9, why, sizeof(why)))
+			control_reply(client, "error: %s", why);
+		else
+			control_reply(client, "ok %s", why);
+	} else if (!strcmp(line, "stop")) {
+		if (stop_request(&m->stop, STOP_POWEROFF, 0))
+			pr_info("stopped through the control socket");
+		control_reply(client, "ok stopped");
+	} else {
+		control_reply(client, "error: unknown command (pause, resume, snapshot /DIR, stop)");
+	}
+	close(client);
+}
+
+/* --snapshot-when-ready: the warm template, then the run is over. */
+static void on_ready(struct vmm *m)
+{
+	char why[WHY_MAX];
+	eventfd_t v;
+
+	if (eventfd_read(m->bt.ready_fd, &v) < 0)
+		return;
+	if (snapshot_to(m, m->opts.snapshot_when_ready, why, sizeof(why))) {
+		pr_err("--snapshot-when-ready %s", why);
+		stop_request(&m->stop, STOP_ERROR, 0);
+		return;
+	}
+	pr_info("snapshot written to %s", why);
+	stop_request(&m->stop, STOP_POWEROFF, 0);
 }
 
 static void supervise(struct vmm *m)
 {
 	struct supervisor s = { .stdin_open = !m->opts.console };
-	struct pollfd pfd[3];
-	nfds_t nfds;
+	struct pollfd pfd[NR_PFD];
 
 	for (;;) {
-		nfds = wait_events(m, &s, pfd);
+		wait_events(m, &s, pfd);
 		if (stop_requested(&m->stop))
 			return;
-		if (pfd[1].revents & POLLIN)
+		if (pfd[PFD_SIGNAL].revents & POLLIN)
 			on_signal(m, &s);
-		if (nfds == 3 && pfd[2].revents)
+		if (pfd[PFD_CONTROL].revents & POLLIN)
+			on_control(m);
+		if (pfd[PFD_READY].revents & POLLIN)
+			on_ready(m);
+		if (pfd[PFD_STDIN].revents)
 			feed_stdin(m, &s);
 		if (s.poweroff_pending)
 			try_poweroff(m, &s);
@@ -416,15 +616,128 @@ static void teardown(struct vmm *m)
 	unsigned int i;
 
 	stop_request(&m->stop, STOP_ERROR, 0);
+	pause_release(&m->pause);
 	stop_vcpus(m);
 	report_stuck_vcpus(m);
 	report_console(m);
 	for (i = 0; i < m->nr_vcpus; i++)
 		vcpu_destroy(&m->vcpu[i]);
 	devices_close(&m->dev);
+	control_close(&m->control);
 	boot_release(&m->boot);
 	vm_close(&m->vm);
+	if (m->mem_fd >= 0)
+		close(m->mem_fd);
+	snapshot_image_free(&m->img);
+	free(m->msrs);
 	opts_release(&m->opts);
+}
+
+/*
+ * A restore's inputs: the snapshot read and checked, its disks found (or
+ * cloned) and identified, the memory file's length right. All of it
+ * before /dev/kvm is opened.
+ */
+static void check_snapshot(struct vmm *m)
+{
+	char why[WHY_MAX], path[PATH_MAX + SNAP_NAME_MAX + 1];
+	struct snapshot_image *img = &m->img;
+
+	if (snapshot_load(img, m->opts.restore_dir, why, sizeof(why)))
+		die(EXIT_SETUP, "%s", why);
+	if (img->has_vsock && !m->opts.vsock)
+		die(EXIT_SETUP, "--vsock: missing; the snapshot's VM has a vsock device");
+	if (!img->has_vsock && m->opts.vsock)
+		die(EXIT_SETUP, "--vsock %s: the snapshot's VM has no vsock device",
+		    m->opts.vsock);
+	if (snapshot_prepare_disks(img, &m->opts, why, sizeof(why)))
+		die(EXIT_SETUP, "%s", why);
+	snprintf(path, sizeof(path), "%s/%s", img->dir, img->memory);
+	if (snap_mem_open(path, img->ram_size, &m->mem_fd, why, sizeof(why)))
+		die(EXIT_SETUP, "%s", why);
+	m->opts.mem = img->ram_size;
+	m->opts.cpus = img->nr_vcpus;
+	boottimer_mark(&m->bt, "snapshot checked");
+}
+
+static int fix_up_once(const char *spec, int timeout_ms, char *why,
+		       size_t n)
+{
+	struct agent_session *s;
+	int fd, err;
+
+	fd = agent_dial(spec, timeout_ms, why, n);
+	if (fd < 0)
+		return fd;
+	s = agent_session_new(fd, timeout_ms, why, n);
+	if (!s)
+		return -EIO;
+	err = agent_restored(s, why, n);
+	agent_session_free(s);
+	return err;
+}
+
+/*
+ * A restored guest wakes with the snapshot's wall clock and random
+ * state, shared by every clone: its agent takes the host's time and
+ * fresh entropy before the sandbox counts as ready. The first tries can
+ * meet the agent still handling the transport reset, which ends a
+ * connection made before it: try again until the deadline.
+ */
+static int fix_up_guest(struct vmm *m, char *why, size_t n)
+{
+	struct timespec deadline;
+	char spec[PATH_MAX];
+	int err;
+
+	if (!m->opts.vsock) {
+		pr_warn("no --vsock: the restored guest keeps the snapshot's clock and random state");
+		return 0;
+	}
+	snprintf(spec, sizeof(spec), "vsock:%s", m->opts.vsock);
+	clock_gettime(CLOCK_MONOTONIC, &deadline);
+	deadline.tv_sec += AGENT_FIXUP_MS / 1000;
+	do {
+		err = fix_up_once(spec, AGENT_FIXUP_MS, why, n);
+		if (!err) {
+			boottimer_mark(&m->bt, "agent ready");
+			return 0;
+		}
+		if (stop_requested(&m->stop))
+			break;
+		usleep(FIXUP_RETRY_MS * 1000);
+	} while (ms_until(&deadline) > 0);
+	return err;
+}
+
+static int open_control(struct vmm *m, char *why, size_t n)
+{
+	m->control.fd = -1;
+	if (m->opts.snapshot_when_ready) {
+		m->bt.ready_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+		if (m->bt.ready_fd < 0) {
+			snprintf(why, n, "eventfd: %s", strerror(errno));
+			return -errno;
+		}
+	}
+	if (!m->opts.control)
+		return 0;
+	return control_open(&m->control, m->opts.control, why, n);
+}
+
+static int start(struct vmm *m, char *why, size_t n)
+{
+	int err;
+
+	if (!m->restoring)
+		return build_vm(m, why, n);
+	err = build_restored_vm(m, why, n);
+	if (!err)
+		err = fix_up_guest(m, why, n);
+	if (!err)
+		pr_info("restored from %s in %.1f ms", m->opts.restore_dir,
+			boottimer_ms(&m->bt));
+	return err;
 }
 
 static int run(struct vmm *m)
@@ -433,15 +746,21 @@ static int run(struct vmm *m)
 	int err, status;
 
 	m->vm.fd = m->vm.kvm_fd = -1;
-	if (stop_init(&m->stop) || setup_signals(m))
+	m->mem_fd = -1;
+	m->control.fd = -1;
+	if (stop_init(&m->stop) || pause_init(&m->pause) || setup_signals(m))
 		die(EXIT_SETUP, "signals: %s", strerror(errno));
+	if (m->restoring)
+		check_snapshot(m);
 	check_inputs(m);
 	if (m->opts.dry_run) {
 		print_plan(m);
 		teardown(m);
 		return 0;
 	}
-	err = build_vm(m, why, sizeof(why));
+	err = open_control(m, why, sizeof(why));
+	if (!err)
+		err = start(m, why, sizeof(why));
 	if (!err)
 		supervise(m);
 	status = exit_status(m);
@@ -456,14 +775,34 @@ static int run(struct vmm *m)
 static void usage(void)
 {
 	fputs(opts_usage, stdout);
+	fputs("\n", stdout);
+	fputs(opts_restore_usage, stdout);
+	fputs("\nA running VM (--control SOCK):\n", stdout);
+	fputs(cli_control_usage, stdout);
 	fputs("\nThe guest agent:\n", stdout);
 	fputs(cli_agent_usage, stdout);
 }
 
-int main(int argc, char *argv[])
+static void parse(int argc, char *argv[])
 {
 	char why[WHY_MAX];
+	int err;
 
+	vmm.restoring = !strcmp(argv[1], "restore");
+	if (vmm.restoring)
+		err = opts_parse_restore(&vmm.opts, argc - 2, argv + 2, why,
+					 sizeof(why));
+	else
+		err = opts_parse(&vmm.opts, argc - 2, argv + 2, why,
+				 sizeof(why));
+	if (err) {
+		opts_release(&vmm.opts);
+		die(EXIT_SETUP, "%s", why);
+	}
+}
+
+int main(int argc, char *argv[])
+{
 	if (boottimer_init(&vmm.bt))
 		die(EXIT_SETUP, "clock: %s", strerror(errno));
 	if (argc < 2)
@@ -475,15 +814,17 @@ int main(int argc, char *argv[])
 	}
 	if (cli_agent_is_command(argv[1]))
 		return cli_agent_main(argc - 1, argv + 1);
-	if (strcmp(argv[1], "run"))
+	if (cli_control_is_command(argv[1]))
+		return cli_control_main(argc - 1, argv + 1);
+	if (strcmp(argv[1], "run") && strcmp(argv[1], "restore"))
 		die(EXIT_SETUP, "%s: unknown command (see 'agentbox --help')",
 		    argv[1]);
-	if (opts_parse(&vmm.opts, argc - 2, argv + 2, why, sizeof(why))) {
-		opts_release(&vmm.opts);
-		die(EXIT_SETUP, "%s", why);
-	}
+	parse(argc, argv);
 	if (vmm.opts.help) {
-		usage();
+		if (vmm.restoring)
+			fputs(opts_restore_usage, stdout);
+		else
+			usage();
 		return 0;
 	}
 	boottimer_mark(&vmm.bt, "options");

@@ -12,6 +12,7 @@ const char opts_usage[] =
 "usage: agentbox run --kernel FILE [--initrd FILE] [--disk FILE[,ro]]...\n"
 "                    [--mem SIZE] [--cpus N] [--cmdline STR]\n"
 "                    [--console stdio|FILE] [--vsock SOCK[,cid=N]]\n"
+"                    [--control SOCK] [--snapshot-when-ready DIR]\n"
 "                    [--timings] [--dry-run]\n"
 "\n"
 "Boot a Linux microVM on /dev/kvm with a serial console, virtio-blk disks,\n"
@@ -36,6 +37,11 @@ const char opts_usage[] =
 "                      \"OK <hostport>\\n\" and then the stream. The guest's\n"
 "                      connections to CID 2 port P go to SOCK_P. SOCK is at\n"
 "                      most 96 bytes; a stale socket there is replaced\n"
+"  --control SOCK      listen on the unix socket SOCK for 'agentbox pause',\n"
+"                      'resume', 'snapshot' and 'stop'\n"
+"  --snapshot-when-ready DIR  boot, wait until the guest's dockerd is\n"
+"                      ready, write a snapshot to DIR and exit 0: a warm\n"
+"                      template for 'agentbox restore'\n"
 "  --timings           at exit, print how long each start-up step took\n"
 "  --dry-run           check every input, print the kernel command line and\n"
 "                      exit without touching /dev/kvm\n"
@@ -53,6 +59,26 @@ const char opts_usage[] =
 "  143    stopped by SIGTERM (130: SIGINT) because the guest did not power\n"
 "         off in time\n";
 
+const char opts_restore_usage[] =
+"usage: agentbox restore DIR [--disk FILE[,ro]]... [--vsock SOCK[,cid=N]]\n"
+"                        [--console stdio|FILE] [--control SOCK] [--timings]\n"
+"\n"
+"Resume the VM saved in the snapshot directory DIR. Guest RAM is the\n"
+"snapshot's memory file mapped copy-on-write, so pages load as the guest\n"
+"touches them and any number of restores share one file.\n"
+"\n"
+"  --disk FILE[,ro]    the i-th --disk replaces the snapshot's i-th\n"
+"                      read-only disk; it must be the same disk (size,\n"
+"                      modification time and sampled contents). Writable\n"
+"                      disks are cloned from the snapshot for each restore\n"
+"  --vsock SOCK[,cid=N]  needed when the snapshot has a vsock device; the\n"
+"                      guest agent then gets the host's clock and fresh\n"
+"                      entropy before the restore reports it ready\n"
+"  --console, --control, --timings  as for 'agentbox run'\n"
+"\n"
+"A snapshot from another loader version or CPU, with other disks, or\n"
+"truncated or corrupt, is refused before the VM exists.\n";
+
 enum opt_id {
 	OPT_KERNEL,
 	OPT_INITRD,
@@ -62,6 +88,8 @@ enum opt_id {
 	OPT_CMDLINE,
 	OPT_CONSOLE,
 	OPT_VSOCK,
+	OPT_CONTROL,
+	OPT_SNAPSHOT_WHEN_READY,
 	OPT_TIMINGS,
 	OPT_DRY_RUN,
 	OPT_HELP,
@@ -71,21 +99,25 @@ struct opt_def {
 	const char *name;
 	enum opt_id id;
 	bool has_arg;
+	/* A restore takes its machine from the snapshot. */
+	bool restore;
 };
 
 static const struct opt_def opt_defs[] = {
-	{ "--kernel", OPT_KERNEL, true },
-	{ "--initrd", OPT_INITRD, true },
-	{ "--disk", OPT_DISK, true },
-	{ "--mem", OPT_MEM, true },
-	{ "--cpus", OPT_CPUS, true },
-	{ "--cmdline", OPT_CMDLINE, true },
-	{ "--console", OPT_CONSOLE, true },
-	{ "--vsock", OPT_VSOCK, true },
-	{ "--timings", OPT_TIMINGS, false },
-	{ "--dry-run", OPT_DRY_RUN, false },
-	{ "--help", OPT_HELP, false },
-	{ "-h", OPT_HELP, false },
+	{ "--kernel", OPT_KERNEL, true, false },
+	{ "--initrd", OPT_INITRD, true, false },
+	{ "--disk", OPT_DISK, true, true },
+	{ "--mem", OPT_MEM, true, false },
+	{ "--cpus", OPT_CPUS, true, false },
+	{ "--cmdline", OPT_CMDLINE, true, false },
+	{ "--console", OPT_CONSOLE, true, true },
+	{ "--vsock", OPT_VSOCK, true, true },
+	{ "--control", OPT_CONTROL, true, true },
+	{ "--snapshot-when-ready", OPT_SNAPSHOT_WHEN_READY, true, false },
+	{ "--timings", OPT_TIMINGS, false, true },
+	{ "--dry-run", OPT_DRY_RUN, false, false },
+	{ "--help", OPT_HELP, false, true },
+	{ "-h", OPT_HELP, false, true },
 };
 
 #define NR_OPT_DEFS	(sizeof(opt_defs) / sizeof(opt_defs[0]))
@@ -196,6 +228,7 @@ static int parse_disk(struct run_opts *o, const char *arg, char *why,
 		if (!path)
 			return bad(why, n, "--disk %s: out of memory", arg);
 		d->path = path;
+		d->path_owned = true;
 	}
 	/* Counted even when empty, so opts_release() frees the copy. */
 	o->nr_disks++;
@@ -281,6 +314,10 @@ static int apply(struct run_opts *o, const struct opt_def *d,
 		return set_once(&o->console, d->name, arg, why, n);
 	case OPT_VSOCK:
 		return parse_vsock(o, arg, why, n);
+	case OPT_CONTROL:
+		return set_once(&o->control, d->name, arg, why, n);
+	case OPT_SNAPSHOT_WHEN_READY:
+		return set_once(&o->snapshot_when_ready, d->name, arg, why, n);
 	case OPT_TIMINGS:
 		o->timings = true;
 		return 0;
@@ -331,23 +368,32 @@ static void normalize(struct run_opts *o)
 		o->console = NULL;
 }
 
-int opts_parse(struct run_opts *o, int argc, char *const argv[], char *why,
-	       size_t why_size)
+/* The options themselves; restore says which command they are for. */
+static int parse_args(struct run_opts *o, int argc, char *const argv[],
+		      bool restore, char *why, size_t why_size)
 {
+	const char *cmd = restore ? "restore" : "run";
 	const struct opt_def *d;
 	const char *arg;
 	int i, err;
 
-	set_defaults(o);
 	for (i = 0; i < argc; i++) {
 		d = find_opt(argv[i], &arg);
 		if (!d && argv[i][0] == '-')
 			return bad(why, why_size,
-				   "%s: unknown option (see 'agentbox run --help')",
-				   argv[i]);
+				   "%s: unknown option (see 'agentbox %s --help')",
+				   argv[i], cmd);
+		if (!d && restore && !o->restore_dir && *argv[i]) {
+			o->restore_dir = argv[i];
+			continue;
+		}
 		if (!d)
 			return bad(why, why_size, "%s: unexpected argument",
 				   argv[i]);
+		if (restore && !d->restore)
+			return bad(why, why_size,
+				   "%s: not for a restore, which takes the machine from the snapshot",
+				   d->name);
 		if (!d->has_arg && arg)
 			return bad(why, why_size, "%s: takes no value",
 				   argv[i]);
@@ -367,9 +413,40 @@ int opts_parse(struct run_opts *o, int argc, char *const argv[], char *why,
 		return bad(why, why_size,
 			   "--vsock %s: no virtio slot left after %u disks (at most %d with vsock)",
 			   o->vsock, o->nr_disks, OPT_MAX_DISKS - 1);
+	return 0;
+}
+
+int opts_parse(struct run_opts *o, int argc, char *const argv[], char *why,
+	       size_t why_size)
+{
+	int err;
+
+	set_defaults(o);
+	err = parse_args(o, argc, argv, false, why, why_size);
+	if (err)
+		return err;
 	if (!o->help && !o->kernel)
 		return bad(why, why_size,
 			   "--kernel: missing (see 'agentbox run --help')");
+	if (o->snapshot_when_ready && o->dry_run)
+		return bad(why, why_size,
+			   "--snapshot-when-ready %s: a dry run boots nothing to snapshot",
+			   o->snapshot_when_ready);
+	return 0;
+}
+
+int opts_parse_restore(struct run_opts *o, int argc, char *const argv[],
+		       char *why, size_t why_size)
+{
+	int err;
+
+	set_defaults(o);
+	err = parse_args(o, argc, argv, true, why, why_size);
+	if (err)
+		return err;
+	if (!o->help && !o->restore_dir)
+		return bad(why, why_size,
+			   "DIR: missing, the snapshot directory (see 'agentbox restore --help')");
 	return 0;
 }
 
@@ -378,7 +455,7 @@ void opts_release(struct run_opts *o)
 	unsigned int i;
 
 	for (i = 0; i < o->nr_disks; i++)
-		if (o->disk[i].ro)
+		if (o->disk[i].path_owned)
 			free((char *)o->disk[i].path);
 	o->nr_disks = 0;
 	if (o->vsock_owned)

@@ -29,6 +29,8 @@
 struct disk_opt {
 	const char *path;
 	bool ro;
+	/* path is ours to free (the copy without ",ro"). */
+	bool path_owned;
 };
 
 struct run_opts {
@@ -47,12 +49,19 @@ struct run_opts {
 	const char *vsock;
 	bool vsock_owned;
 	uint32_t vsock_cid;
+	/* --control: the unix socket for pause, resume, snapshot and stop. */
+	const char *control;
+	/* --snapshot-when-ready: where the warm template goes. */
+	const char *snapshot_when_ready;
+	/* agentbox restore: the snapshot directory. */
+	const char *restore_dir;
 	bool timings;
 	bool dry_run;
 	bool help;
 };
 
 extern const char opts_usage[];
+extern const char opts_restore_usage[];
 
 /*
  * Parse the arguments that follow "run". Returns 0 (o->help set if help
@@ -60,6 +69,13 @@ extern const char opts_usage[];
  */
 int opts_parse(struct run_opts *o, int argc, char *const argv[], char *why,
 	       size_t why_size);
+
+/*
+ * The arguments that follow "restore": DIR, then the options a restore
+ * may change (disks, vsock, console, control socket, timings).
+ */
+int opts_parse_restore(struct run_opts *o, int argc, char *const argv[],
+		       char *why, size_t why_size);
 
 /* Free what opts_parse() allocated, after a failed parse too. */
 void opts_release(struct run_opts *o);
