@@ -76,6 +76,8 @@
 #define HEALTHY_RUN_MS 30000
 /* syslog(2) actions, which musl's <sys/klog.h> does not name. */
 #define KLOG_READ_ALL 3
+#define KLOG_CONSOLE_OFF 6
+#define KLOG_CONSOLE_ON 7
 #define KLOG_SIZE_BUFFER 10
 /* How long a disk named on the command line may take to appear. */
 #define DEVICE_WAIT_MS 5000
@@ -744,9 +746,16 @@ static void print_kernel_log(void)
 		free(log);
 		return;
 	}
+	/*
+	 * A kernel warning printed meanwhile would land in the middle of a
+	 * line of the dump (the console is one stream); it is in the log
+	 * buffer anyway, so the console keeps quiet until the dump is out.
+	 */
+	klogctl(KLOG_CONSOLE_OFF, NULL, 0);
 	say("kernel log begin");
 	(void)!write(STDERR_FILENO, log, len);
 	say("kernel log end");
+	klogctl(KLOG_CONSOLE_ON, NULL, 0);
 	free(log);
 }
 
