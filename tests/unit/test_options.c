@@ -13,21 +13,42 @@
 static struct run_opts o;
 static char why[512];
 
-/* Parse a NULL-terminated list; returns opts_parse()'s result. */
-static int parse(const char *first, ...)
+/* Parse a NULL-terminated list with opts_parse() or opts_parse_restore(). */
+static int parse_as(bool restore, const char *first, va_list ap)
 {
 	char *argv[MAX_ARGS];
 	const char *a;
-	va_list ap;
 	int argc = 0;
 
-	va_start(ap, first);
 	for (a = first; a && argc < MAX_ARGS; a = va_arg(ap, const char *))
 		argv[argc++] = (char *)a;
-	va_end(ap);
 	opts_release(&o);
 	why[0] = '\0';
+	if (restore)
+		return opts_parse_restore(&o, argc, argv, why, sizeof(why));
 	return opts_parse(&o, argc, argv, why, sizeof(why));
+}
+
+static int parse(const char *first, ...)
+{
+	va_list ap;
+	int err;
+
+	va_start(ap, first);
+	err = parse_as(false, first, ap);
+	va_end(ap);
+	return err;
+}
+
+static int parse_restore(const char *first, ...)
+{
+	va_list ap;
+	int err;
+
+	va_start(ap, first);
+	err = parse_as(true, first, ap);
+	va_end(ap);
+	return err;
 }
 
 static void test_defaults(struct check *c)
@@ -169,6 +190,41 @@ static void test_bad(struct check *c)
 	}
 }
 
+static void test_snapshot_options(struct check *c)
+{
+	if (!CHECK_INT(c, parse("--kernel", "k", "--control", "/tmp/c.sock",
+				"--snapshot-when-ready", "/tmp/t", NULL), 0))
+		return;
+	CHECK_STR(c, o.control, "/tmp/c.sock");
+	CHECK_STR(c, o.snapshot_when_ready, "/tmp/t");
+	CHECK_INT(c, parse("--kernel", "k", "--snapshot-when-ready", "/tmp/t",
+			   "--dry-run", NULL), -EINVAL);
+	CHECK_STR(c, why, "--snapshot-when-ready /tmp/t: a dry run boots nothing to snapshot");
+}
+
+/* A restore takes its machine from the snapshot, and only that. */
+static void test_restore(struct check *c)
+{
+	if (!CHECK_INT(c, parse_restore("/snap", "--disk", "root.ext4,ro",
+					"--vsock", "/tmp/v.sock,cid=7",
+					"--timings", NULL), 0))
+		return;
+	CHECK_STR(c, o.restore_dir, "/snap");
+	CHECK_INT(c, o.nr_disks, 1);
+	CHECK_STR(c, o.disk[0].path, "root.ext4");
+	CHECK(c, o.disk[0].ro);
+	CHECK_INT(c, o.vsock_cid, 7);
+	CHECK(c, o.timings);
+	CHECK_INT(c, parse_restore("--vsock", "/tmp/v.sock", NULL), -EINVAL);
+	CHECK_STR(c, why, "DIR: missing, the snapshot directory (see 'agentbox restore --help')");
+	CHECK_INT(c, parse_restore("/snap", "--mem", "1G", NULL), -EINVAL);
+	CHECK_STR(c, why, "--mem: not for a restore, which takes the machine from the snapshot");
+	CHECK_INT(c, parse_restore("/snap", "/other", NULL), -EINVAL);
+	CHECK_STR(c, why, "/other: unexpected argument");
+	CHECK_INT(c, parse_restore("--help", NULL), 0);
+	CHECK(c, o.help);
+}
+
 static void test_too_many_disks(struct check *c)
 {
 	char *argv[2 + 2 * (OPT_MAX_DISKS + 1)];
@@ -196,6 +252,8 @@ int main(void)
 	RUN(SUITE, test_sizes);
 	RUN(SUITE, test_bad);
 	RUN(SUITE, test_too_many_disks);
+	RUN(SUITE, test_snapshot_options);
+	RUN(SUITE, test_restore);
 	opts_release(&o);
 	return check_exit();
 }
