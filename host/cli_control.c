@@ -4,11 +4,10 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "cli_agent.h"
 #include "cli_control.h"
 #include "control.h"
-
-#define EXIT_REFUSED	1
-#define EXIT_USAGE	2
+#include "log.h"
 /* Writing guest RAM out can take a while under nested virtualization. */
 #define SNAPSHOT_TIMEOUT_MS	(600 * 1000)
 #define CALL_TIMEOUT_MS		(30 * 1000)
@@ -54,14 +53,13 @@ static int call(const char *sock, const char *cmd, int timeout_ms)
 
 	err = control_call(sock, cmd, timeout_ms, reply, sizeof(reply));
 	if (err == -EREMOTEIO) {
-		fprintf(stderr, "agentbox: %s: %s\n", sock, reply);
-		return EXIT_REFUSED;
+		pr_err("%s: %s", sock, reply);
+		return CLI_EXIT_FAILED;
 	}
 	if (err) {
-		fprintf(stderr, "agentbox: %s: %s\n", sock,
-			err == -ETIMEDOUT ? "no answer from the VM" :
-			strerror(-err));
-		return EXIT_REFUSED;
+		pr_err("%s: %s", sock, err == -ETIMEDOUT ?
+		       "no answer from the VM" : strerror(-err));
+		return CLI_EXIT_FAILED;
 	}
 	if (strlen(reply) > 3)
 		printf("%s\n", reply + 3);
@@ -75,18 +73,17 @@ int cli_control_main(int argc, char *argv[])
 	int want = snapshot ? 3 : 2, err;
 
 	if (argc != want) {
-		fprintf(stderr, "agentbox: usage: agentbox %s SOCK%s\n", argv[0],
-			snapshot ? " DIR" : "");
-		return EXIT_USAGE;
+		pr_err("usage: agentbox %s SOCK%s", argv[0],
+		       snapshot ? " DIR" : "");
+		return CLI_EXIT_FAILED;
 	}
 	if (!snapshot)
 		return call(argv[1], argv[0], CALL_TIMEOUT_MS);
 	err = absolute_dir(argv[2], dir, sizeof(dir));
 	if (err) {
-		fprintf(stderr, "agentbox: %s: %s\n", argv[2],
-			err == -EINVAL ? "not a usable directory name" :
-			strerror(-err));
-		return EXIT_USAGE;
+		pr_err("%s: %s", argv[2], err == -EINVAL ?
+		       "not a usable directory name" : strerror(-err));
+		return CLI_EXIT_FAILED;
 	}
 	snprintf(cmd, sizeof(cmd), "snapshot %s", dir);
 	return call(argv[1], cmd, SNAPSHOT_TIMEOUT_MS);
