@@ -336,20 +336,21 @@ static int snapshot_to(struct vmm *m, const char *dir, char *why, size_t n)
 	bool was_paused = m->paused;
 	int err;
 
-	if (!m->msrs) {
-		err = vcpu_msr_list_get(m->vm.kvm_fd, m->vcpu[0].fd, &m->msrs, why, n);
-		if (err)
-			return err;
-	}
 	err = pause_vm(m);
 	if (err) {
 		snprintf(why, n, "the VM stopped before it could pause");
 		return err;
 	}
-	devices_pause(&m->dev);
-	sm = machine_of(m);
-	err = snapshot_save(&sm, dir, &st, why, n);
-	devices_resume(&m->dev);
+	/* A vCPU ioctl waits for KVM_RUN to return: only ask a paused vCPU. */
+	if (!m->msrs)
+		err = vcpu_msr_list_get(m->vm.kvm_fd, m->vcpu[0].fd, &m->msrs,
+					why, n);
+	if (!err) {
+		devices_pause(&m->dev);
+		sm = machine_of(m);
+		err = snapshot_save(&sm, dir, &st, why, n);
+		devices_resume(&m->dev);
+	}
 	if (!was_paused)
 		resume_vm(m);
 	if (!err)
