@@ -178,9 +178,16 @@ static int save_disk(const struct snapshot_machine *m, unsigned int i,
 	struct snap_writer w;
 	int err;
 
-	if (!realpath(blk->path, path))
-		return fail(-errno, why, n, "disk %s: %s", blk->path,
-			    strerror(errno));
+	/*
+	 * Only a read-only disk is found again by its path; a writable one
+	 * (a restore's clone has no name at all) is copied instead.
+	 */
+	if (!realpath(blk->path, path)) {
+		if (blk->ro)
+			return fail(-errno, why, n, "disk %s: %s", blk->path,
+				    strerror(errno));
+		snprintf(path, sizeof(path), "%s", blk->path);
+	}
 	if (blk->ro) {
 		err = disk_identity_read(blk->fd, &id);
 		if (err)

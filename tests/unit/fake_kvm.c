@@ -304,10 +304,11 @@ static int irqchip_io(struct fake_vm *vm, struct kvm_irqchip *chip, bool set)
 		return err(ENXIO);
 	if (chip->chip_id > KVM_IRQCHIP_IOAPIC)
 		return err(EINVAL);
+	/* KVM fills in the chip's state and leaves chip_id as asked. */
 	if (set)
-		vm->chip[chip->chip_id] = *chip;
+		vm->chip[chip->chip_id].chip = chip->chip;
 	else
-		*chip = vm->chip[chip->chip_id];
+		chip->chip = vm->chip[chip->chip_id].chip;
 	return 0;
 }
 

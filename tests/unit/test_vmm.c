@@ -18,6 +18,7 @@
 #include <sys/wait.h>
 
 #include "check.h"
+#include "control.h"
 #include "images.h"
 
 #define SUITE		"vmm"
@@ -47,6 +48,12 @@ struct plan {
 	int signals;
 	/* Leave stdout unread, like a console nobody drains. */
 	bool stall_stdout;
+	/* Once stdout shows trigger, send these to the --control socket. */
+	const char *control;
+	const char *commands[3];
+	char replies[3][CONTROL_LINE_MAX];
+	/* "agentbox restore DIR" instead of "run". */
+	const char *restore;
 };
 
 static long now_ms(void)
@@ -71,11 +78,16 @@ static void child(const struct plan *p, int out, int err)
 	setenv("AGENTBOX_KVM_DEVICE", "/nonexistent/agentbox-fake-kvm", 1);
 	setenv("FAKE_KVM_GUEST", p->guest, 1);
 	argv[i++] = agentbox;
-	argv[i++] = "run";
-	argv[i++] = "--kernel";
-	argv[i++] = kernel;
-	argv[i++] = "--mem";
-	argv[i++] = "64M";
+	if (p->restore) {
+		argv[i++] = "restore";
+		argv[i++] = (char *)p->restore;
+	} else {
+		argv[i++] = "run";
+		argv[i++] = "--kernel";
+		argv[i++] = kernel;
+		argv[i++] = "--mem";
+		argv[i++] = "64M";
+	}
 	for (j = 0; j < 4 && p->extra[j]; j++)
 		argv[i++] = (char *)p->extra[j];
 	argv[i] = NULL;
@@ -98,7 +110,19 @@ static void drain(int fd, char *buf, size_t *len, bool *open)
 		*len = OUT_MAX - 2;
 }
 
-static void collect(pid_t pid, const struct plan *p, int out, int err,
+static void send_commands(struct plan *p)
+{
+	unsigned int i;
+
+	for (i = 0; i < 3 && p->commands[i]; i++)
+		if (control_call(p->control, p->commands[i], TIMEOUT_MS,
+				 p->replies[i], sizeof(p->replies[i])) &&
+		    !p->replies[i][0])
+			snprintf(p->replies[i], sizeof(p->replies[i]),
+				 "no answer");
+}
+
+static void collect(pid_t pid, struct plan *p, int out, int err,
 		    struct result *r)
 {
 	bool out_open = !p->stall_stdout, err_open = true;
@@ -124,12 +148,17 @@ static void collect(pid_t pid, const struct plan *p, int out, int err,
 			last = now_ms();
 			sent++;
 		}
+		if (p->trigger && p->control && !sent &&
+		    strstr(r->out, p->trigger)) {
+			send_commands(p);
+			sent++;
+		}
 	}
 	if (out_open || err_open)
 		kill(pid, SIGKILL);
 }
 
-static bool run_vmm(struct check *c, const struct plan *p, struct result *r)
+static bool run_vmm(struct check *c, struct plan *p, struct result *r)
 {
 	int out[2], err[2], ws;
 	pid_t pid;
@@ -154,7 +183,7 @@ static bool run_vmm(struct check *c, const struct plan *p, struct result *r)
 	return true;
 }
 
-static bool expect(struct check *c, const struct plan *p, int status,
+static bool expect(struct check *c, struct plan *p, int status,
 		   struct result *r)
 {
 	if (!run_vmm(c, p, r))
@@ -298,6 +327,45 @@ static void test_flood_bounded(struct check *c)
 		check_fail(c, "took %ld ms", now_ms() - start);
 }
 
+/*
+ * The whole snapshot path on the fake KVM: a running guest paused and
+ * saved through the control socket, then restored in a new process,
+ * where the fake guest checks the registers it was left with.
+ */
+static void test_snapshot_and_restore(struct check *c)
+{
+	char dir[] = "/tmp/agentbox-vmm-snap-XXXXXX", sock[64], snap[96];
+	char cmd[128], rm[128];
+	struct plan run = { .guest = "hang", .trigger = "hanging" };
+	struct plan restore = { .guest = "hello" };
+	struct result r;
+
+	if (!CHECK(c, mkdtemp(dir) != NULL))
+		return;
+	snprintf(sock, sizeof(sock), "%s/ctl", dir);
+	snprintf(snap, sizeof(snap), "%s/snap", dir);
+	snprintf(cmd, sizeof(cmd), "snapshot %s", snap);
+	run.extra[0] = "--control";
+	run.extra[1] = sock;
+	run.control = sock;
+	run.commands[0] = "pause";
+	run.commands[1] = cmd;
+	run.commands[2] = "stop";
+	if (expect(c, &run, 0, &r)) {
+		CHECK_STR(c, run.replies[0], "ok paused");
+		CHECK(c, !strncmp(run.replies[1], "ok ", 3));
+		CHECK_STR(c, run.replies[2], "ok stopped");
+	}
+	restore.restore = snap;
+	if (expect(c, &restore, 7, &r)) {
+		has(c, r.out, "hello from the fake guest");
+		has(c, r.err, "restored from");
+	}
+	snprintf(rm, sizeof(rm), "rm -rf '%s'", dir);
+	if (system(rm) != 0)
+		check_fail(c, "could not remove %s", dir);
+}
+
 static void test_missing_capability(struct check *c)
 {
 	struct plan p = { .guest = "hello" };
@@ -367,6 +435,7 @@ int main(void)
 	RUN(SUITE, test_second_sigterm_forces);
 	RUN(SUITE, test_sigterm_timeout);
 	RUN(SUITE, test_flood_bounded);
+	RUN(SUITE, test_snapshot_and_restore);
 	RUN(SUITE, test_missing_capability);
 	RUN(SUITE, test_without_fake_kvm);
 	unlink(kernel);
