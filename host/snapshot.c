@@ -113,17 +113,38 @@ static int create_file(const char *dir, const char *name, int *fd, char *why,
 	return 0;
 }
 
+/*
+ * The CPU features a snapshot depends on: the CPUID vCPU 0 gets. KVM's
+ * raw table will not do, since it carries the APIC id of whichever host
+ * CPU answered; the vCPU's table has those replaced by its own.
+ */
+static struct kvm_cpuid2 *vcpu0_cpuid(const struct kvm_cpuid2 *supported,
+				      unsigned int nr_vcpus)
+{
+	struct kvm_cpuid2 *c = cpu_cpuid_alloc(supported->nent);
+
+	if (c && cpu_filter_cpuid(c, supported->nent, supported, 0, nr_vcpus)) {
+		free(c);
+		return NULL;
+	}
+	return c;
+}
+
 static int save_machine(const struct snapshot_machine *m, const char *gen,
 			struct snap_builder *b)
 {
-	const struct kvm_cpuid2 *c = m->vm->cpuid;
+	struct kvm_cpuid2 *c;
 	struct snap_writer w;
 	uint8_t *buf;
 	int err;
 
+	c = vcpu0_cpuid(m->vm->cpuid, m->nr_vcpus);
 	buf = malloc(MACHINE_MAX);
-	if (!buf)
+	if (!c || !buf) {
+		free(c);
+		free(buf);
 		return -ENOMEM;
+	}
 	snap_writer_init(&w, buf, MACHINE_MAX);
 	put_str(&w, SNAP_LOADER_VERSION);
 	snap_put_u64(&w, m->vm->ram_size);
@@ -136,6 +157,7 @@ static int save_machine(const struct snapshot_machine *m, const char *gen,
 	err = w.ok ? snap_add_section(b, SNAP_SEC_MACHINE, 0, buf, w.len) :
 	      -E2BIG;
 	free(buf);
+	free(c);
 	return err;
 }
 
@@ -498,9 +520,16 @@ int snapshot_check_cpuid(const struct snapshot_image *img,
 			 const struct kvm_cpuid2 *host, char *why,
 			 size_t why_size)
 {
-	if (img->cpuid->nent == host->nent &&
-	    !memcmp(img->cpuid->entries, host->entries,
-		    host->nent * sizeof(host->entries[0])))
+	struct kvm_cpuid2 *c = vcpu0_cpuid(host, img->nr_vcpus);
+	bool same;
+
+	if (!c)
+		return fail(-ENOMEM, why, why_size, "CPUID: out of memory");
+	same = img->cpuid->nent == c->nent &&
+	       !memcmp(img->cpuid->entries, c->entries,
+		       c->nent * sizeof(c->entries[0]));
+	free(c);
+	if (same)
 		return 0;
 	return fail(-EINVAL, why, why_size,
 		    "%s: taken on a CPU with other features than this host's KVM offers",
