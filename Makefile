@@ -29,7 +29,8 @@ help:
 	@echo "  make bootprofile per-phase boot cost in deterministic guest time"
 	@echo "                   (PROFILE=\"target and options\", see tools/boot-profile --help;"
 	@echo "                   tools/boot-compare A B compares two)"
-	@echo "  make test-loader only the loader's nested-KVM suite (10-15 minutes)"
+	@echo "  make test-loader only the loader's nested-KVM suite (10-15 minutes);"
+	@echo "                   STEPS=\"snapshot ...\" runs only those steps of tests/l1/tests.sh"
 	@echo "  make bench-loader the same run, then its agentbox-vs-QEMU table"
 	@echo "  make image       kernel + initramfs + rootfs into $(BUILD)/"
 	@echo "  make kernel | initramfs | rootfs"
@@ -101,7 +102,7 @@ l1-kernel: | deps
 # table whatever the tests said.
 test-loader: | deps
 	@$(MAKE) --no-print-directory image
-	@tests/run loader-l1
+	@L1_STEPS="$(STEPS)" tests/run loader-l1
 
 bench-loader: | deps
 	@$(MAKE) --no-print-directory image

@@ -1,0 +1,260 @@
+# Snapshots and restores of a real L2 with Docker, sourced by
+# tests/l1/tests.sh inside the L1 (it uses that script's pass, fail and
+# $job). The template is taken at dockerd-ready; its first restore
+# imports a busybox image and is snapshotted again through its control
+# socket, and that second snapshot is what the clones, the crash test and
+# the busy-stream test restore. The state file goes back to the host
+# (tests/loader-l1.test) for the truncation and bit-flip tests, which
+# need no KVM.
+# shellcheck shell=sh
+: "${job:=/job}"
+snap_tmpl=/tmp/snap-template
+snap_warm=/tmp/snap-warm
+snap_import='mkdir -p /tmp/img/bin && cp /usr/bin/busybox /tmp/img/bin/ && tar -C /tmp/img -c . | docker import - l2 >/dev/null'
+snap_run='docker run --rm --network none l2 /bin/busybox echo hello from a restored container'
+
+# restore NAME DIR [options]: a clone in the background; its console is
+# /tmp/NAME.log, its agent vsock:/tmp/NAME.sock, its control socket
+# /tmp/NAME.ctl, its pid $restored.
+restore() {
+	name=$1 dir=$2
+	shift 2
+	rm -f "/tmp/$name.sock" "/tmp/$name.ctl"
+	"$job/agentbox" restore "$dir" --vsock "/tmp/$name.sock" --control "/tmp/$name.ctl" \
+		--console "/tmp/$name.log" --timings "$@" 2>"/tmp/$name.err" &
+	restored=$!
+}
+
+# finish PID NAME: stop a clone through its control socket, or kill it.
+finish() {
+	"$job/agentbox" stop "/tmp/$2.ctl" >/dev/null 2>&1 || kill -KILL "$1" 2>/dev/null
+	wait "$1" 2>/dev/null
+}
+
+# restore_many PREFIX N DIR: clones PREFIX1..PREFIXN at once; pids in $pids.
+restore_many() {
+	pids=""
+	k=1
+	while [ $k -le "$2" ]; do
+		restore "$1$k" "$3"
+		pids="$pids $restored"
+		k=$((k + 1))
+	done
+}
+
+# finish_many PREFIX: stop the clones restore_many started.
+finish_many() {
+	k=1
+	for pid in $pids; do
+		finish "$pid" "$1$k"
+		k=$((k + 1))
+	done
+}
+
+# in NAME CMD: run CMD in the clone's guest through its agent.
+in_clone() {
+	timeout -s KILL 300 "$job/agentbox" exec "vsock:/tmp/$1.sock" -- sh -c "$2"
+}
+
+# restored NAME: the restore printed that the agent took its fix-up.
+restored_ok() {
+	i=0
+	while [ $i -lt 120 ] && ! grep -q 'restored from' "/tmp/$1.err" 2>/dev/null; do
+		sleep 1
+		i=$((i + 1))
+	done
+	grep -q 'restored from' "/tmp/$1.err"
+}
+
+rm -rf "$snap_tmpl" "$snap_warm"
+timeout -s KILL 1500 "$job/agentbox" run --kernel "$job/vmlinux" --initrd "$job/initramfs.cpio" \
+	--disk /dev/vda,ro --mem 512M --vsock /tmp/template.sock \
+	--snapshot-when-ready "$snap_tmpl" --console /tmp/template.log 2>/tmp/template.err
+rc=$?
+if [ $rc -eq 0 ] && [ -f "$snap_tmpl/state" ] && grep -q 'snapshot written to' /tmp/template.err; then
+	pass "snapshot: --snapshot-when-ready writes a template at dockerd-ready and exits 0"
+else
+	fail "snapshot: --snapshot-when-ready writes a template at dockerd-ready and exits 0" "status $rc" /tmp/template.err
+fi
+
+restore first "$snap_tmpl"
+first=$restored
+if restored_ok first && in_clone first "$snap_import && $snap_run" >/tmp/first.out 2>&1 &&
+	grep -q 'hello from a restored container' /tmp/first.out &&
+	! grep -q 'phase=dockerd-start' /tmp/first.log; then
+	pass "restore: the template runs a container at once, without restarting dockerd"
+else
+	fail "restore: the template runs a container at once, without restarting dockerd" \
+		"$(tail -n 3 /tmp/first.out | tr '\n' ' ')" /tmp/first.err
+fi
+
+# The guest's clock was frozen in the template for minutes; the agent's
+# fix-up sets it from the host.
+before=$(date +%s)
+guest=$(in_clone first 'date +%s')
+after=$(date +%s)
+if [ -n "$guest" ] && [ "$guest" -ge $((before - 1)) ] && [ "$guest" -le $((after + 1)) ]; then
+	pass "restore: the guest's clock is within 1 s of the host's"
+else
+	fail "restore: the guest's clock is within 1 s of the host's" "host $before..$after, guest '$guest'" /tmp/first.log
+fi
+
+ctl=/tmp/first.ctl
+if "$job/agentbox" pause "$ctl" >/tmp/ctl.out 2>&1 &&
+	! timeout -s KILL 5 "$job/agentbox" exec "vsock:/tmp/first.sock" -- true 2>/dev/null &&
+	"$job/agentbox" resume "$ctl" >>/tmp/ctl.out 2>&1 &&
+	in_clone first true &&
+	"$job/agentbox" snapshot "$ctl" "$snap_warm" >>/tmp/ctl.out 2>&1 &&
+	in_clone first true; then
+	pass "control: pause stops the guest, resume and snapshot leave it running"
+else
+	fail "control: pause stops the guest, resume and snapshot leave it running" "$(tr '\n' ' ' </tmp/ctl.out)" /tmp/first.err
+fi
+finish "$first" first
+
+# Ten clones of one snapshot at once: each runs a container, and none
+# shares the random state of another.
+restore_many clone 10 "$snap_warm"
+echo "snapshot: 10 clones restoring"
+: >/tmp/clones.rand
+checkers=""
+k=1
+for pid in $pids; do
+	(restored_ok "clone$k" &&
+		in_clone "clone$k" "cat /proc/sys/kernel/random/uuid; head -c16 /dev/urandom | od -An -tx1 | tr -d ' \n'; echo; $snap_run" >"/tmp/clone$k.out" 2>&1 &&
+		grep -q 'hello from a restored container' "/tmp/clone$k.out" &&
+		head -n 2 "/tmp/clone$k.out" >>/tmp/clones.rand &&
+		echo "snapshot: clone $k ran its container") ||
+		(echo "snapshot: clone $k failed; its loader said:"
+		grep -av '^agentbox:   ' "/tmp/clone$k.err" | head -n 30 | sed 's/^/  l2: /'
+		echo "snapshot: clone $k's console, the end:"
+		tail -n 20 "/tmp/clone$k.log" | sed 's/^/  l2: /') &
+	checkers="$checkers $!"
+	k=$((k + 1))
+done
+# shellcheck disable=SC2086 # one pid per word
+wait $checkers
+ok=$(($(wc -l </tmp/clones.rand) / 2))
+distinct=$(sort -u /tmp/clones.rand | wc -l)
+if [ $ok -eq 10 ] && [ "$distinct" -eq 20 ]; then
+	pass "restore: 10 clones at once each run a container, with distinct uuid and urandom"
+else
+	fail "restore: 10 clones at once each run a container, with distinct uuid and urandom" \
+		"$ok of 10 ran, $distinct of 20 random values distinct" /tmp/clone1.err
+fi
+finish_many clone
+
+# A memory file shorter than the state file records.
+rm -rf /tmp/snap-short && cp -a "$snap_warm" /tmp/snap-short
+mem=$(ls /tmp/snap-short/memory.*)
+truncate -s $(($(stat -c %s "$mem") - 4096)) "$mem"
+timeout -s KILL 120 "$job/agentbox" restore /tmp/snap-short --vsock /tmp/short.sock --console /tmp/short.log 2>/tmp/short.err
+rc=$?
+if [ $rc -eq 125 ] && grep -q 'truncated or replaced' /tmp/short.err && [ ! -s /tmp/short.log ]; then
+	pass "restore: a memory file shorter than recorded is refused"
+else
+	fail "restore: a memory file shorter than recorded is refused" "status $rc" /tmp/short.err
+fi
+
+# Another disk in place of the snapshot's rootfs.
+timeout -s KILL 120 "$job/agentbox" restore "$snap_warm" --disk /dev/vdb,ro --vsock /tmp/other.sock --console /tmp/other.log 2>/tmp/other.err
+rc=$?
+if [ $rc -eq 125 ] && grep -q 'not the disk the snapshot was taken with' /tmp/other.err && [ ! -s /tmp/other.log ]; then
+	pass "restore: another disk than the snapshot's is refused"
+else
+	fail "restore: another disk than the snapshot's is refused" "status $rc" /tmp/other.err
+fi
+
+# kill -9 of the loader while it writes a snapshot, 50 times at random
+# moments: each next restore of the same directory shows the snapshot
+# there is still whole.
+rm -rf /tmp/snap-crash && cp -a "$snap_warm" /tmp/snap-crash
+crashes=0
+n=1
+while [ $n -le 50 ]; do
+	restore crash /tmp/snap-crash
+	crash=$restored
+	if ! restored_ok crash; then
+		break
+	fi
+	"$job/agentbox" snapshot /tmp/crash.ctl /tmp/snap-crash >/dev/null 2>&1 &
+	client=$!
+	sleep "0.$(od -An -N2 -tu2 /dev/urandom | tr -d ' ' | cut -c1-2)"
+	kill -KILL "$crash"
+	wait "$crash" "$client" 2>/dev/null
+	crashes=$((crashes + 1))
+	[ $((n % 10)) -ne 0 ] || echo "snapshot: $n kills so far"
+	n=$((n + 1))
+done
+restore crash /tmp/snap-crash
+crash=$restored
+if [ $crashes -eq 50 ] && restored_ok crash && in_clone crash "$snap_run" >/tmp/crash.out 2>&1 &&
+	grep -q 'hello from a restored container' /tmp/crash.out; then
+	pass "snapshot: kill -9 during snapshot, 50 times: the directory always restores"
+else
+	fail "snapshot: kill -9 during snapshot, 50 times: the directory always restores" \
+		"$crashes kills survived" /tmp/crash.err
+fi
+finish "$crash" crash
+
+# A snapshot in the middle of a busy exec stream: the restore's agent works.
+restore busy "$snap_warm"
+busy=$restored
+restored_ok busy
+timeout -s KILL 120 "$job/agentbox" exec vsock:/tmp/busy.sock -- cat /dev/zero >/dev/null 2>&1 &
+stream=$!
+sleep 3
+"$job/agentbox" snapshot /tmp/busy.ctl /tmp/snap-busy >/tmp/busy-snap.out 2>&1
+snap_rc=$?
+kill -KILL $stream 2>/dev/null
+finish "$busy" busy
+restore busy2 /tmp/snap-busy
+busy2=$restored
+if [ $snap_rc -eq 0 ] && restored_ok busy2 && [ "$(in_clone busy2 'echo agent ok')" = "agent ok" ]; then
+	pass "restore: a snapshot taken during a busy exec stream restores to a working agent"
+else
+	fail "restore: a snapshot taken during a busy exec stream restores to a working agent" \
+		"snapshot status $snap_rc: $(cat /tmp/busy-snap.out)" /tmp/busy2.err
+fi
+finish "$busy2" busy2
+
+# For the host's truncation and bit-flip tests.
+cp "$snap_warm/state" /tmp/snapshot-state.log
+
+# The benchmark (make bench-loader): restore against the cold boot the
+# bench step measures, each restore phase from --timings, memory per
+# clone, and what the snapshot costs on disk. Prints; asserts nothing.
+snap_ms() {
+	sed -n "s/^agentbox: *$1 *\([0-9.]*\).*/\1/p" "$2" | head -n1
+}
+if [ -e "$job/bench" ]; then
+	du_k=$(du -k "$snap_warm"/memory.* | cut -f1)
+	echo "bench-snap: memory file ${du_k} KiB on disk for 512 MiB of guest RAM; state file $(wc -c <"$snap_warm/state") bytes"
+	n=1
+	while [ $n -le 3 ]; do
+		t0=$(date +%s%N)
+		restore bench "$snap_warm"
+		bench=$restored
+		restored_ok bench
+		t1=$(date +%s%N)
+		in_clone bench 'echo first' >/dev/null
+		t2=$(date +%s%N)
+		finish "$bench" bench
+		echo "bench-snap: restore $n: to agent ready $(((t1 - t0) / 1000000)) ms wall (loader's own $(snap_ms 'agent ready' /tmp/bench.err) ms), to first exec output $(((t2 - t0) / 1000000)) ms"
+		grep -E '^agentbox:   ' /tmp/bench.err | sed "s/^agentbox: */bench-snap:   phase /"
+		n=$((n + 1))
+	done
+	# Host memory per clone: Rss counts the shared page cache of the memory
+	# file in full for each, Pss splits it among the clones.
+	restore_many mem 5 "$snap_warm"
+	i=1
+	for pid in $pids; do
+		restored_ok "mem$i"
+		in_clone "mem$i" "$snap_run" >/dev/null 2>&1
+		i=$((i + 1))
+	done
+	for pid in $pids; do
+		echo "bench-snap: clone $pid: $(grep -E '^(Rss|Pss):' "/proc/$pid/smaps_rollup" | tr -s ' ' | tr '\n' ' ')"
+	done
+	finish_many mem
+fi
