@@ -22,8 +22,7 @@
  * pages load on first touch, exactly when KVM would send the guest
  * "page not present" and later "page ready" through guest memory, and a
  * snapshot taken meanwhile leaves the guest waiting on tokens no clone
- * will ever complete. In the nested tests, clones of one snapshot died
- * of triple faults with it, none without.
+ * will ever complete.
  */
 const uint32_t cpu_kvm_features =
 	KVM_F(KVM_FEATURE_CLOCKSOURCE) | KVM_F(KVM_FEATURE_NOP_IO_DELAY) |
