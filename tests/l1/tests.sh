@@ -151,6 +151,9 @@ step_agent() {
 
 step_snapshot() {
 	. "$job/snapshot-check.sh"
+	if [ -e "$job/stress" ]; then
+		. "$job/snapshot-stress.sh"
+	fi
 }
 
 step boot
