@@ -2,11 +2,12 @@
  * Snapshots: what a paused VM is made of, and who saves each part.
  *
  * A snapshot directory holds
- *   state     the state file (snapshot_file.h): the sections below;
- *   memory    guest RAM, byte for byte, sparse: pages that were never
- *             touched or are all zero are holes;
- *   disk<N>   a copy of each writable disk as it was at the pause
- *             (read-only disks are named and identified, not copied).
+ *   state             the state file (snapshot_file.h): the sections
+ *                     below, naming the files of its generation <gen>;
+ *   memory.<gen>      guest RAM, byte for byte, sparse: pages that were
+ *                     never touched or are all zero are holes;
+ *   disk<N>.<gen>     a copy of each writable disk as it was at the
+ *                     pause (read-only disks are identified, not copied).
  *
  * Every owner of state saves and restores its own sections, with one
  * pair of calls each:
@@ -24,9 +25,9 @@
  * structs of our own; raw KVM structs are fine, they are the kernel's
  * ABI and have fixed layouts.
  *
- * The order of a restore is the order of run(): vm, memory, irqchip
- * (then its state), devices (then theirs), vCPUs (CPUID first, then
- * their state), and the clock last, just before the vCPUs run.
+ * A restore builds the VM in run()'s order (vm, memory, irqchip,
+ * devices, vCPUs with their CPUID), then pours the state in: irqchip,
+ * devices, vCPUs, and the clock last, just before the vCPUs run.
  */
 #ifndef AGENTBOX_SNAPSHOT_H
 #define AGENTBOX_SNAPSHOT_H
