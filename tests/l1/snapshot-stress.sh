@@ -84,12 +84,12 @@ while [ $n -le 50 ]; do
 done
 restore crash "$snap_warm"
 crash=$restored
-if [ $crashes -eq 50 ] && restored_ok crash && in_clone crash "$snap_run" >/tmp/crash.out 2>&1 &&
-	grep -q 'hello from a restored container' /tmp/crash.out; then
+if [ $crashes -eq 50 ] && restored_ok crash && in_clone crash "$snap_run" >/tmp/crash-run.log 2>&1 &&
+	grep -q 'hello from a restored container' /tmp/crash-run.log; then
 	pass "snapshot: kill -9 during snapshot, 50 times: the directory always restores"
 else
 	fail "snapshot: kill -9 during snapshot, 50 times: the directory always restores" \
-		"$crashes kills survived" /tmp/crash.err
+		"$crashes kills survived; the last restore's docker run said" /tmp/crash-run.log
 fi
 finish "$crash" crash
 
