@@ -154,8 +154,7 @@ static int save_machine(const struct snapshot_machine *m, const char *gen,
 	snap_put_bytes(&w, gen, SNAP_GEN_LEN);
 	snap_put_u32(&w, c->nent);
 	snap_put_bytes(&w, c->entries, c->nent * sizeof(c->entries[0]));
-	err = w.ok ? snap_add_section(b, SNAP_SEC_MACHINE, 0, buf, w.len) :
-	      -E2BIG;
+	err = snap_add_writer(b, SNAP_SEC_MACHINE, 0, &w);
 	free(buf);
 	free(c);
 	return err;
@@ -230,8 +229,7 @@ static int save_disk(const struct snapshot_machine *m, unsigned int i,
 	put_str(&w, path);
 	put_str(&w, copy);
 	put_identity(&w, &id);
-	return w.ok ? snap_add_section(b, SNAP_SEC_DISK, i, buf, w.len) :
-	       -E2BIG;
+	return snap_add_writer(b, SNAP_SEC_DISK, i, &w);
 }
 
 static int save_memory(const struct snapshot_machine *m, const char *dir,
@@ -258,7 +256,7 @@ static int save_memory(const struct snapshot_machine *m, const char *dir,
 	put_str(&w, name);
 	snap_put_u64(&w, m->vm->ram_size);
 	snap_put_u64(&w, stats->memory_stored);
-	return snap_add_section(b, SNAP_SEC_MEMORY, 0, buf, w.len);
+	return snap_add_writer(b, SNAP_SEC_MEMORY, 0, &w);
 }
 
 static int save_vcpus(const struct snapshot_machine *m, struct snap_builder *b,
@@ -382,17 +380,14 @@ static int bad_state(const struct snapshot_image *img, char *why, size_t n,
 
 static int load_machine(struct snapshot_image *img, char *why, size_t n)
 {
-	const struct snap_section *s;
 	char version[SNAP_NAME_MAX];
 	uint8_t gen[SNAP_GEN_LEN];
 	struct snap_reader r;
 	uint32_t nent;
 	size_t bytes;
 
-	s = snap_find(&img->idx, SNAP_SEC_MACHINE, 0);
-	if (!s)
+	if (!snap_reader_find(&r, &img->idx, SNAP_SEC_MACHINE, 0))
 		return bad_state(img, why, n, "no machine section");
-	snap_reader_init(&r, s->payload, s->len);
 	get_str(&r, version, sizeof(version));
 	if (r.ok && strcmp(version, SNAP_LOADER_VERSION))
 		return fail(-EPROTONOSUPPORT, why, n,
@@ -428,17 +423,14 @@ static void get_identity(struct snap_reader *r, struct disk_identity *id)
 
 static int load_disks(struct snapshot_image *img, char *why, size_t n)
 {
-	const struct snap_section *s;
 	struct snapshot_disk *d;
 	struct snap_reader r;
 	unsigned int i;
 
 	for (i = 0; i < img->nr_disks; i++) {
 		d = &img->disk[i];
-		s = snap_find(&img->idx, SNAP_SEC_DISK, i);
-		if (!s)
+		if (!snap_reader_find(&r, &img->idx, SNAP_SEC_DISK, i))
 			return bad_state(img, why, n, "a disk section is missing");
-		snap_reader_init(&r, s->payload, s->len);
 		d->ro = snap_get_u8(&r);
 		get_str(&r, d->path, sizeof(d->path));
 		get_str(&r, d->copy, sizeof(d->copy));
@@ -452,13 +444,10 @@ static int load_disks(struct snapshot_image *img, char *why, size_t n)
 
 static int load_memory(struct snapshot_image *img, char *why, size_t n)
 {
-	const struct snap_section *s;
 	struct snap_reader r;
 
-	s = snap_find(&img->idx, SNAP_SEC_MEMORY, 0);
-	if (!s)
+	if (!snap_reader_find(&r, &img->idx, SNAP_SEC_MEMORY, 0))
 		return bad_state(img, why, n, "no memory section");
-	snap_reader_init(&r, s->payload, s->len);
 	get_str(&r, img->memory, sizeof(img->memory));
 	if (snap_get_u64(&r) != img->ram_size)
 		r.ok = false;

@@ -8,21 +8,7 @@
 #include <zlib.h>
 
 #include "snapshot_disk.h"
-
-static int disk_bytes(int fd, const struct stat *st, uint64_t *size)
-{
-	off_t end;
-
-	if (S_ISREG(st->st_mode)) {
-		*size = st->st_size;
-		return 0;
-	}
-	end = lseek(fd, 0, SEEK_END);
-	if (end < 0)
-		return -errno;
-	*size = end;
-	return 0;
-}
+#include "virtio_blk.h"
 
 static int sample_crc(int fd, uint64_t size, uint32_t *out)
 {
@@ -49,7 +35,7 @@ int disk_identity_read(int fd, struct disk_identity *id)
 
 	if (fstat(fd, &st) < 0)
 		return -errno;
-	err = disk_bytes(fd, &st, &id->size);
+	err = virtio_blk_disk_size(fd, &st, &id->size);
 	if (err)
 		return err;
 	id->mtime_ns = S_ISREG(st.st_mode) ?

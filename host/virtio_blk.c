@@ -23,7 +23,7 @@
 
 _Static_assert(sizeof(struct virtio_blk_outhdr) == 16, "virtio-blk header");
 
-static int disk_size(int fd, const struct stat *st, uint64_t *size)
+int virtio_blk_disk_size(int fd, const struct stat *st, uint64_t *size)
 {
 	if (S_ISREG(st->st_mode)) {
 		*size = st->st_size;
@@ -64,7 +64,7 @@ int virtio_blk_open(struct virtio_blk *b, const char *path, bool ro,
 		return open_fail(-1, -errno, why, why_size, path, NULL);
 	if (fstat(fd, &st) < 0)
 		return open_fail(fd, -errno, why, why_size, path, NULL);
-	err = disk_size(fd, &st, &size);
+	err = virtio_blk_disk_size(fd, &st, &size);
 	if (err == -EINVAL)
 		return open_fail(fd, err, why, why_size, path,
 				 "not a regular file or block device");

@@ -9,6 +9,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/stat.h>
 #include <sys/uio.h>
 
 #include <linux/virtio_blk.h>
@@ -40,6 +41,12 @@ extern const struct virtio_dev_ops virtio_blk_ops;
  * locked, shared for read-only and exclusive otherwise, so two VMs never
  * write one image. On error why holds "<path>: <reason>".
  */
+/*
+ * The size in bytes of a disk: a regular file or a block device
+ * (-EINVAL for anything else), whose fstat() is st.
+ */
+int virtio_blk_disk_size(int fd, const struct stat *st, uint64_t *size);
+
 int virtio_blk_open(struct virtio_blk *b, const char *path, bool ro,
 		    unsigned int index, char *why, size_t why_size);
 void virtio_blk_close(struct virtio_blk *b);

@@ -234,7 +234,7 @@ int vm_clock_save(const struct vm *vm, struct snap_builder *b, char *why,
 		return fail(-errno, why, why_size, "KVM_GET_CLOCK");
 	snap_writer_init(&w, buf, sizeof(buf));
 	snap_put_u64(&w, clock.clock);
-	err = snap_add_section(b, SNAP_SEC_CLOCK, 0, buf, w.len);
+	err = snap_add_writer(b, SNAP_SEC_CLOCK, 0, &w);
 	return err ? fail(err, why, why_size, SNAP_STATE_NAME ": clock") : 0;
 }
 
