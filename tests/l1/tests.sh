@@ -15,10 +15,24 @@ fail() {
 
 # l2 NAME SECONDS JOBDISK [agentbox run options...]: boot the guest image as
 # an L2; its console goes to /tmp/NAME.log, the loader's status to $rc.
+# Now and then (a few times in a hundred boots with dockerd, more under
+# load) an L2 triple-faults under this L1, with nothing on its console
+# before; the same happened once to an L1 under TCG, which runs none of
+# our code. Such a boot (status 122) is run once more and says so; a
+# second one fails the case.
 l2() {
 	name=$1 seconds=$2 jobdisk=$3
 	shift 3
 	log=/tmp/$name.log
+	l2_once "$@"
+	if [ $rc -eq 122 ]; then
+		echo "# $name: the L2 triple-faulted; booting it once more"
+		cp "$log" "/tmp/$name.reset.log"
+		l2_once "$@"
+	fi
+}
+
+l2_once() {
 	timeout -s KILL "$seconds" "$job/agentbox" run --console "$log" \
 		--disk /dev/vda,ro --disk "$job/$jobdisk,ro" \
 		--cmdline "agentbox.job=/dev/vdb $L2_CMDLINE" "$@" 2>"/tmp/$name.err"
@@ -96,7 +110,8 @@ step_status() {
 }
 
 step_triple_fault() {
-	l2 triple-fault 120 poweroff.ext4 --kernel "$job/triple-fault.elf" --mem 64M
+	name=triple-fault seconds=120 jobdisk=poweroff.ext4 log=/tmp/triple-fault.log
+	l2_once --kernel "$job/triple-fault.elf" --mem 64M
 	if [ $rc -eq 122 ] && grep -qi 'triple fault\|reset' "$log" && grep -qi 'rip' "$log"; then
 		pass "a triple fault exits 122 with registers"
 	else
