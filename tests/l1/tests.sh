@@ -166,6 +166,7 @@ step_agent() {
 
 step_snapshot() {
 	. "$job/snapshot-check.sh"
+	. "$job/isolation-check.sh"
 	if [ -e "$job/stress" ]; then
 		. "$job/snapshot-stress.sh"
 	fi
