@@ -34,6 +34,7 @@
 #include "mptable.h"
 #include "options.h"
 #include "pause.h"
+#include "seccomp_filter.h"
 #include "snapshot.h"
 #include "snapshot_mem.h"
 #include "stop.h"
@@ -41,7 +42,10 @@
 #include "vcpu_state.h"
 #include "vm.h"
 
-/* Exit statuses besides the guest's own (documented in opts_usage). */
+/*
+ * Exit statuses besides the guest's own (documented in opts_usage);
+ * SECCOMP_FILTER_STATUS (121) is the filter's.
+ */
 #define EXIT_GUEST_RESET	122
 #define EXIT_VMM_ERROR		123
 #define EXIT_SETUP		125
@@ -213,6 +217,24 @@ static int start_vcpus(struct vmm *m, char *why, size_t n)
 	return 0;
 }
 
+/*
+ * Everything that needs more than the filter allows is done; from the
+ * guest's first instruction on, the VMM keeps to the allowlist.
+ */
+static int lock_down(struct vmm *m, char *why, size_t n)
+{
+	int err;
+
+	if (m->opts.no_seccomp) {
+		pr_warn("--no-seccomp: the guest runs without the system call filter");
+		return 0;
+	}
+	err = seccomp_filter_install(why, n);
+	if (!err)
+		boottimer_mark(&m->bt, "seccomp");
+	return err;
+}
+
 /* vm -> memory -> irqchip -> boot -> devices -> vcpus. */
 static int build_vm(struct vmm *m, char *why, size_t n)
 {
@@ -239,6 +261,8 @@ static int build_vm(struct vmm *m, char *why, size_t n)
 		return err;
 	boottimer_mark(&m->bt, "devices");
 	err = create_vcpus(m, why, n);
+	if (!err)
+		err = lock_down(m, why, n);
 	if (!err)
 		err = start_vcpus(m, why, n);
 	if (!err)
@@ -293,7 +317,9 @@ static int build_restored_vm(struct vmm *m, char *why, size_t n)
 	/* The guest runs on without it; only its old connections hang. */
 	if (devices_after_restore(&m->dev, why, n))
 		pr_warn("%s", why);
-	err = start_vcpus(m, why, n);
+	err = lock_down(m, why, n);
+	if (!err)
+		err = start_vcpus(m, why, n);
 	if (!err)
 		boottimer_mark(&m->bt, "resumed");
 	return err;

@@ -13,6 +13,7 @@ const char opts_usage[] =
 "                    [--mem SIZE] [--cpus N] [--cmdline STR]\n"
 "                    [--console stdio|FILE] [--vsock SOCK[,cid=N]]\n"
 "                    [--control SOCK] [--snapshot-when-ready DIR]\n"
+"                    [--no-seccomp]\n"
 "                    [--timings] [--dry-run]\n"
 "\n"
 "Boot a Linux microVM on /dev/kvm with a serial console, virtio-blk disks,\n"
@@ -42,6 +43,9 @@ const char opts_usage[] =
 "  --snapshot-when-ready DIR  boot, wait until the guest's dockerd is\n"
 "                      ready, write a snapshot to DIR and exit 0: a warm\n"
 "                      template for 'agentbox restore'\n"
+"  --no-seccomp        for debugging only: no system call filter. Without\n"
+"                      it the VMM runs the guest under a seccomp allowlist\n"
+"                      and a forbidden call ends it with status 121\n"
 "  --timings           at exit, print how long each start-up step took\n"
 "  --dry-run           check every input, print the kernel command line and\n"
 "                      exit without touching /dev/kvm\n"
@@ -53,6 +57,8 @@ const char opts_usage[] =
 "\n"
 "Exit status:\n"
 "  0-255  the status the guest wrote to I/O port 0xf4 (0: clean power-off)\n"
+"  121    the VMM made a system call its seccomp filter forbids (the\n"
+"         last line on stderr names it)\n"
 "  122    the guest reset itself or triple-faulted\n"
 "  123    KVM internal error or an exit the VMM cannot handle\n"
 "  125    bad usage or input, or the VM could not be set up\n"
@@ -62,6 +68,7 @@ const char opts_usage[] =
 const char opts_restore_usage[] =
 "usage: agentbox restore DIR [--disk FILE[,ro]]... [--vsock SOCK[,cid=N]]\n"
 "                        [--console stdio|FILE] [--control SOCK] [--timings]\n"
+"                        [--no-seccomp]\n"
 "\n"
 "Resume the VM saved in the snapshot directory DIR. Guest RAM is the\n"
 "snapshot's memory file mapped copy-on-write, so pages load as the guest\n"
@@ -74,7 +81,7 @@ const char opts_restore_usage[] =
 "  --vsock SOCK[,cid=N]  needed when the snapshot has a vsock device; the\n"
 "                      guest agent then gets the host's clock and fresh\n"
 "                      entropy before the restore reports it ready\n"
-"  --console, --control, --timings  as for 'agentbox run'\n"
+"  --console, --control, --timings, --no-seccomp  as for 'agentbox run'\n"
 "\n"
 "A snapshot from another loader version or CPU, with other disks, or\n"
 "truncated or corrupt, is refused before the VM exists.\n";
@@ -90,6 +97,7 @@ enum opt_id {
 	OPT_VSOCK,
 	OPT_CONTROL,
 	OPT_SNAPSHOT_WHEN_READY,
+	OPT_NO_SECCOMP,
 	OPT_TIMINGS,
 	OPT_DRY_RUN,
 	OPT_HELP,
@@ -114,6 +122,7 @@ static const struct opt_def opt_defs[] = {
 	{ "--vsock", OPT_VSOCK, true, true },
 	{ "--control", OPT_CONTROL, true, true },
 	{ "--snapshot-when-ready", OPT_SNAPSHOT_WHEN_READY, true, false },
+	{ "--no-seccomp", OPT_NO_SECCOMP, false, true },
 	{ "--timings", OPT_TIMINGS, false, true },
 	{ "--dry-run", OPT_DRY_RUN, false, false },
 	{ "--help", OPT_HELP, false, true },
@@ -318,6 +327,9 @@ static int apply(struct run_opts *o, const struct opt_def *d,
 		return set_once(&o->control, d->name, arg, why, n);
 	case OPT_SNAPSHOT_WHEN_READY:
 		return set_once(&o->snapshot_when_ready, d->name, arg, why, n);
+	case OPT_NO_SECCOMP:
+		o->no_seccomp = true;
+		return 0;
 	case OPT_TIMINGS:
 		o->timings = true;
 		return 0;

@@ -55,6 +55,8 @@ struct run_opts {
 	const char *snapshot_when_ready;
 	/* agentbox restore: the snapshot directory. */
 	const char *restore_dir;
+	/* --no-seccomp, for debugging. */
+	bool no_seccomp;
 	bool timings;
 	bool dry_run;
 	bool help;

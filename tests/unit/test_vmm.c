@@ -39,7 +39,9 @@ struct result {
 
 struct plan {
 	const char *guest;
-	const char *extra[4];
+	const char *extra[10];
+	/* FAKE_KVM_ESCAPE: the forbidden call vCPU 0 makes. */
+	const char *escape;
 	/*
 	 * Send SIGTERM this many times once stdout shows trigger: guest
 	 * output proves the VMM is past blocking the signal.
@@ -54,6 +56,9 @@ struct plan {
 	char replies[3][CONTROL_LINE_MAX];
 	/* "agentbox restore DIR" instead of "run". */
 	const char *restore;
+	/* Once stdout shows trigger, before the commands: look at the VMM. */
+	void (*inspect)(struct check *c, pid_t pid, const struct plan *p);
+	struct check *c;
 };
 
 static long now_ms(void)
@@ -66,7 +71,7 @@ static long now_ms(void)
 
 static void child(const struct plan *p, int out, int err)
 {
-	char *argv[16];
+	char *argv[24];
 	int i = 0, j;
 
 	dup2(out, 1);
@@ -77,6 +82,8 @@ static void child(const struct plan *p, int out, int err)
 	/* Only the shim answers this path; never the real /dev/kvm. */
 	setenv("AGENTBOX_KVM_DEVICE", "/nonexistent/agentbox-fake-kvm", 1);
 	setenv("FAKE_KVM_GUEST", p->guest, 1);
+	if (p->escape)
+		setenv("FAKE_KVM_ESCAPE", p->escape, 1);
 	argv[i++] = agentbox;
 	if (p->restore) {
 		argv[i++] = "restore";
@@ -88,7 +95,7 @@ static void child(const struct plan *p, int out, int err)
 		argv[i++] = "--mem";
 		argv[i++] = "64M";
 	}
-	for (j = 0; j < 4 && p->extra[j]; j++)
+	for (j = 0; j < 10 && p->extra[j]; j++)
 		argv[i++] = (char *)p->extra[j];
 	argv[i] = NULL;
 	execv(agentbox, argv);
@@ -150,6 +157,8 @@ static void collect(pid_t pid, struct plan *p, int out, int err,
 		}
 		if (p->trigger && p->control && !sent &&
 		    strstr(r->out, p->trigger)) {
+			if (p->inspect)
+				p->inspect(p->c, pid, p);
 			send_commands(p);
 			sent++;
 		}
@@ -391,6 +400,102 @@ static void test_without_fake_kvm(struct check *c)
 	has(c, r.err, "agentbox: error: /nonexistent/agentbox-fake-kvm: No such file or directory");
 }
 
+/* Everything of /proc/PID/name that fits in buf; 0 if it cannot be read. */
+static size_t read_proc(pid_t pid, const char *name, char *buf, size_t size)
+{
+	char path[64];
+	ssize_t n;
+	int fd;
+
+	snprintf(path, sizeof(path), "/proc/%d/%s", (int)pid, name);
+	buf[0] = '\0';
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return 0;
+	n = read(fd, buf, size - 1);
+	close(fd);
+	n = n < 0 ? 0 : n;
+	buf[n] = '\0';
+	return n;
+}
+
+static void inspect_filter(struct check *c, pid_t pid, const struct plan *p)
+{
+	char status[4096];
+
+	(void)p;
+	read_proc(pid, "status", status, sizeof(status));
+	has(c, status, "\nSeccomp:\t2\n");
+	has(c, status, "\nSeccomp_filters:\t1\n");
+	has(c, status, "\nNoNewPrivs:\t1\n");
+}
+
+/* The filter is on in a running VMM, and every thread has it. */
+static void test_seccomp_active(struct check *c)
+{
+	char dir[] = "/tmp/agentbox-vmm-sc-XXXXXX", sock[64];
+	struct plan p = { .guest = "hang", .trigger = "hanging",
+			  .inspect = inspect_filter, .c = c,
+			  .extra = { "--cpus", "2" } };
+	struct result r;
+
+	if (!CHECK(c, mkdtemp(dir) != NULL))
+		return;
+	snprintf(sock, sizeof(sock), "%s/ctl", dir);
+	p.extra[2] = "--control";
+	p.extra[3] = sock;
+	p.control = sock;
+	p.commands[0] = "stop";
+	if (expect(c, &p, 0, &r))
+		CHECK_STR(c, p.replies[0], "ok stopped");
+	unlink(sock);
+	rmdir(dir);
+}
+
+/*
+ * A guest that took over the VMM (the fake's FAKE_KVM_ESCAPE) tries a
+ * forbidden call in vCPU 0's first KVM_RUN: the VMM dies at once with
+ * one line naming the call.
+ */
+static void expect_killed(struct check *c, const char *how, const char *line)
+{
+	struct plan p = { .guest = "hello", .escape = how };
+	struct result r;
+
+	if (!expect(c, &p, 121, &r))
+		return;
+	has(c, r.err, line);
+	if (strstr(r.out, "hello from the fake guest"))
+		check_fail(c, "the guest ran on: %s", r.out);
+}
+
+static void test_seccomp_kills_socket(struct check *c)
+{
+	expect_killed(c, "socket", "agentbox: error: seccomp: forbidden system call 41 (socket)\n");
+}
+
+static void test_seccomp_kills_ioctl(struct check *c)
+{
+	expect_killed(c, "ioctl", "agentbox: error: seccomp: forbidden system call 16 (ioctl)\n");
+}
+
+static void test_seccomp_kills_execve(struct check *c)
+{
+	expect_killed(c, "execve", "agentbox: error: seccomp: forbidden system call 59 (execve)\n");
+}
+
+/* The escape tests test the filter: without it the call goes through. */
+static void test_no_seccomp(struct check *c)
+{
+	struct plan p = { .guest = "hello", .escape = "socket",
+			  .extra = { "--no-seccomp" } };
+	struct result r;
+
+	if (!expect(c, &p, 89, &r))
+		return;
+	has(c, r.err, "agentbox: warning: --no-seccomp: the guest runs without the system call filter\n");
+}
+
 static bool find_files(void)
 {
 	static uint8_t img[BZ_LEN];
@@ -438,6 +543,11 @@ int main(void)
 	RUN(SUITE, test_snapshot_and_restore);
 	RUN(SUITE, test_missing_capability);
 	RUN(SUITE, test_without_fake_kvm);
+	RUN(SUITE, test_seccomp_active);
+	RUN(SUITE, test_seccomp_kills_socket);
+	RUN(SUITE, test_seccomp_kills_ioctl);
+	RUN(SUITE, test_seccomp_kills_execve);
+	RUN(SUITE, test_no_seccomp);
 	unlink(kernel);
 	return check_exit();
 }
