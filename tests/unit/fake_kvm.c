@@ -186,10 +186,36 @@ static int err(int e)
 	return -1;
 }
 
+/* What the fake reads from the environment, as the process started. */
+static const char *const env_names[] = {
+	"FAKE_KVM_GUEST", "FAKE_KVM_STATUS", "FAKE_KVM_MISSING_CAP",
+	"FAKE_KVM_ESCAPE",
+};
+
+#define NR_ENV	(sizeof(env_names) / sizeof(env_names[0]))
+
+static char *env_saved[NR_ENV];
+
+/* A jailed VMM clears its environment before the guest's script runs. */
+__attribute__((constructor)) static void save_env(void)
+{
+	const char *v;
+	unsigned int i;
+
+	for (i = 0; i < NR_ENV; i++) {
+		v = getenv(env_names[i]);
+		env_saved[i] = v ? strdup(v) : NULL;
+	}
+}
+
 static const char *env(const char *name, const char *def)
 {
 	const char *v = getenv(name);
+	unsigned int i;
 
+	for (i = 0; i < NR_ENV && !v; i++)
+		if (!strcmp(name, env_names[i]))
+			v = env_saved[i];
 	return v ? v : def;
 }
 

@@ -14,7 +14,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <dirent.h>
 #include <unistd.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 
 #include "check.h"
@@ -22,6 +24,8 @@
 #include "images.h"
 
 #define SUITE		"vmm"
+/* The ids a jailed test VMM drops to: nobody and nogroup. */
+#define JAIL_ID		65534
 #define OUT_MAX		8192
 #define TIMEOUT_MS	30000
 
@@ -40,6 +44,8 @@ struct result {
 struct plan {
 	const char *guest;
 	const char *extra[10];
+	/* --kernel, if not the test's own image (a path inside a jail). */
+	const char *kernel;
 	/* FAKE_KVM_ESCAPE: the forbidden call vCPU 0 makes. */
 	const char *escape;
 	/*
@@ -59,6 +65,8 @@ struct plan {
 	/* Once stdout shows trigger, before the commands: look at the VMM. */
 	void (*inspect)(struct check *c, pid_t pid, const struct plan *p);
 	struct check *c;
+	/* For inspect: a directory the test made. */
+	const char *dir;
 };
 
 static long now_ms(void)
@@ -91,7 +99,7 @@ static void child(const struct plan *p, int out, int err)
 	} else {
 		argv[i++] = "run";
 		argv[i++] = "--kernel";
-		argv[i++] = kernel;
+		argv[i++] = (char *)(p->kernel ? p->kernel : kernel);
 		argv[i++] = "--mem";
 		argv[i++] = "64M";
 	}
@@ -496,6 +504,153 @@ static void test_no_seccomp(struct check *c)
 	has(c, r.err, "agentbox: warning: --no-seccomp: the guest runs without the system call filter\n");
 }
 
+/* Write the test kernel to path, readable by the jail's user. */
+static bool write_kernel(const char *path)
+{
+	static uint8_t img[BZ_LEN];
+	size_t len = make_bzimage(img);
+	ssize_t n;
+	int fd;
+
+	fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+	if (fd < 0)
+		return false;
+	n = write(fd, img, len);
+	close(fd);
+	return n == (ssize_t)len;
+}
+
+/*
+ * A jail as a caller makes one: its root searchable by all, the kernel
+ * in it, and a directory the VMM's user owns for sockets and snapshots.
+ */
+static bool make_jail(struct check *c, char *dir)
+{
+	char path[128];
+
+	if (!CHECK(c, mkdtemp(dir) != NULL) || !CHECK_INT(c, chmod(dir, 0755), 0))
+		return false;
+	snprintf(path, sizeof(path), "%s/bzImage", dir);
+	if (!CHECK(c, write_kernel(path)))
+		return false;
+	snprintf(path, sizeof(path), "%s/run", dir);
+	return CHECK_INT(c, mkdir(path, 0700), 0) &&
+	       CHECK_INT(c, chown(path, JAIL_ID, JAIL_ID), 0);
+}
+
+/* Inherited fds (the test's pipes beyond stdout and stderr) are gone. */
+static void check_fds(struct check *c, pid_t pid)
+{
+	char path[320], link[256];
+	struct dirent *e;
+	ssize_t n;
+	DIR *d;
+
+	snprintf(path, sizeof(path), "/proc/%d/fd", (int)pid);
+	d = opendir(path);
+	if (!CHECK(c, d != NULL))
+		return;
+	while ((e = readdir(d))) {
+		if (atoi(e->d_name) < 3)
+			continue;
+		snprintf(path, sizeof(path), "/proc/%d/fd/%s", (int)pid,
+			 e->d_name);
+		n = readlink(path, link, sizeof(link) - 1);
+		link[n > 0 ? n : 0] = '\0';
+		if (!strncmp(link, "pipe:", 5))
+			check_fail(c, "fd %s is still the inherited %s",
+				   e->d_name, link);
+	}
+	closedir(d);
+}
+
+/* "Groups:" followed by blanks only (Linux 6 leaves a space there). */
+static void check_no_groups(struct check *c, const char *status)
+{
+	const char *g = strstr(status, "\nGroups:");
+
+	if (!g)
+		check_fail(c, "no Groups: line in %s", status);
+	else if (g[8 + strspn(g + 8, " \t")] != '\n')
+		check_fail(c, "supplementary groups left: %.40s", g + 1);
+}
+
+static void inspect_jail(struct check *c, pid_t pid, const struct plan *p)
+{
+	char status[4096], env[4096], path[64];
+	struct stat root, dir;
+	size_t i, n;
+
+	read_proc(pid, "status", status, sizeof(status));
+	has(c, status, "\nUid:\t65534\t65534\t65534\t65534\n");
+	has(c, status, "\nGid:\t65534\t65534\t65534\t65534\n");
+	check_no_groups(c, status);
+	has(c, status, "\nNoNewPrivs:\t1\n");
+	has(c, status, "\nSeccomp:\t2\n");
+	snprintf(path, sizeof(path), "/proc/%d/root", (int)pid);
+	if (CHECK_INT(c, stat(path, &root), 0) &&
+	    CHECK_INT(c, stat(p->dir, &dir), 0))
+		CHECK(c, root.st_dev == dir.st_dev && root.st_ino == dir.st_ino);
+	/* The caller's strings are zeroed, not just unlinked from environ. */
+	n = read_proc(pid, "environ", env, sizeof(env));
+	for (i = 0; i < n; i++)
+		if (env[i]) {
+			check_fail(c, "environ still holds \"%s\"", env + i);
+			break;
+		}
+	check_fds(c, pid);
+}
+
+/* rm -r of what the jail tests leave; the VMM's files belong to nobody. */
+static void remove_tree(struct check *c, const char *dir)
+{
+	char cmd[128];
+
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
+	if (system(cmd) != 0)
+		check_fail(c, "could not remove %s", dir);
+}
+
+/*
+ * --jail on the fake KVM: the VMM runs in the directory as nobody, with
+ * the filter, no environment and no inherited fds; it snapshots into
+ * the jail, and a jailed restore of that snapshot runs the guest on.
+ */
+static void test_jail(struct check *c)
+{
+	char dir[] = "/tmp/agentbox-vmm-jail-XXXXXX", sock[96];
+	struct plan run = { .guest = "hang", .trigger = "hanging",
+			    .kernel = "/bzImage", .inspect = inspect_jail,
+			    .c = c, .dir = dir,
+			    .extra = { "--jail", dir, "--uid", "65534", "--gid",
+				       "65534", "--control", "/run/ctl" } };
+	struct plan restore = { .guest = "hello", .restore = "/run/snap",
+				.extra = { "--jail", dir, "--uid", "65534",
+					   "--gid", "65534" } };
+	struct result r;
+
+	if (geteuid() != 0) {
+		check_skip(c, "needs root");
+		return;
+	}
+	if (!make_jail(c, dir))
+		goto out;
+	snprintf(sock, sizeof(sock), "%s/run/ctl", dir);
+	run.control = sock;
+	run.commands[0] = "snapshot /run/snap";
+	run.commands[1] = "stop";
+	if (!expect(c, &run, 0, &r))
+		goto out;
+	CHECK(c, !strncmp(run.replies[0], "ok /run/snap: ", 14));
+	CHECK_STR(c, run.replies[1], "ok stopped");
+	if (expect(c, &restore, 7, &r)) {
+		has(c, r.out, "hello from the fake guest");
+		has(c, r.err, "restored from /run/snap");
+	}
+out:
+	remove_tree(c, dir);
+}
+
 static bool find_files(void)
 {
 	static uint8_t img[BZ_LEN];
@@ -548,6 +703,7 @@ int main(void)
 	RUN(SUITE, test_seccomp_kills_ioctl);
 	RUN(SUITE, test_seccomp_kills_execve);
 	RUN(SUITE, test_no_seccomp);
+	RUN(SUITE, test_jail);
 	unlink(kernel);
 	return check_exit();
 }
