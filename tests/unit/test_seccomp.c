@@ -27,7 +27,10 @@
 #include "check.h"
 #include "seccomp_filter.h"
 
+/* The static build (test_seccomp_static) names itself. */
+#ifndef SUITE
 #define SUITE		"seccomp"
+#endif
 #define OUT_MAX		1024
 
 static void test_message(struct check *c)
