@@ -1,11 +1,12 @@
 # --jail, --uid, --gid and the seccomp filter on a real L2, sourced by
 # tests/l1/tests.sh inside the L1 (it uses that script's pass, fail and
-# $job). The jail is set up as a caller would: the boot files copied in,
-# the L1's rootfs as a device node readable by the VMM's user, and a
-# directory that user owns for the console. The L2 boots to its rootfs
-# with no job, so it runs until SIGTERM asks it to power off; meanwhile
-# /proc shows the loader's ids, root, no_new_privs and filter.
-# Not wired into tests.sh yet: the step is "step_hardening() { . "$job/hardening-check.sh"; }".
+# $job). The jail is set up as a caller would: a tmpfs with the boot
+# files copied in, the L1's rootfs as a device node readable by the
+# VMM's user, and a directory that user owns for the console. The L2
+# boots to its rootfs with no job, so it runs until SIGTERM asks it to
+# power off; meanwhile /proc shows the loader's ids, root, no_new_privs
+# and filter. Not wired into tests.sh yet; the step would be
+#   step_hardening() { . "$job/hardening-check.sh"; }
 # shellcheck shell=sh
 : "${job:=/job}"
 jail=/tmp/jail
@@ -17,9 +18,13 @@ jail_status() {
 	grep "^$1:" "/proc/$jail_pid/status" | tr '\t' ' '
 }
 
+# The init mounts /tmp nodev, where the rootfs node would not open: the
+# jail is a tmpfs of its own.
+umount "$jail" 2>/dev/null
 rm -rf "$jail"
-mkdir -p "$jail/run"
-chmod 755 "$jail"
+mkdir -p "$jail"
+mount -t tmpfs -o mode=755 jail "$jail"
+mkdir "$jail/run"
 chown "$nobody:$nobody" "$jail/run"
 cp "$job/vmlinux" "$job/initramfs.cpio" "$jail/"
 chmod 644 "$jail/vmlinux" "$jail/initramfs.cpio"
@@ -86,4 +91,5 @@ if grep -q 'seccomp: forbidden system call' /tmp/jail.err; then
 else
 	pass "hardening: no forbidden system call in a whole run"
 fi
-rm -rf "$jail"
+umount "$jail"
+rmdir "$jail"
