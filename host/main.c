@@ -30,10 +30,12 @@
 #include "control.h"
 #include "devices.h"
 #include "irq.h"
+#include "jail.h"
 #include "log.h"
 #include "mptable.h"
 #include "options.h"
 #include "pause.h"
+#include "seccomp_filter.h"
 #include "snapshot.h"
 #include "snapshot_mem.h"
 #include "stop.h"
@@ -41,7 +43,10 @@
 #include "vcpu_state.h"
 #include "vm.h"
 
-/* Exit statuses besides the guest's own (documented in opts_usage). */
+/*
+ * Exit statuses besides the guest's own (documented in opts_usage);
+ * SECCOMP_FILTER_STATUS (121) is the filter's.
+ */
 #define EXIT_GUEST_RESET	122
 #define EXIT_VMM_ERROR		123
 #define EXIT_SETUP		125
@@ -76,6 +81,8 @@ struct vmm {
 	bool restoring;
 	struct snapshot_image img;
 	int mem_fd;
+	/* /dev/kvm opened before --jail, until vm_open() takes it over. */
+	int kvm_fd;
 };
 
 /* Too big for the stack; there is exactly one. */
@@ -213,12 +220,39 @@ static int start_vcpus(struct vmm *m, char *why, size_t n)
 	return 0;
 }
 
+/*
+ * Everything that needs more than the filter allows is done; from the
+ * guest's first instruction on, the VMM keeps to the allowlist.
+ */
+static int lock_down(struct vmm *m, char *why, size_t n)
+{
+	int err;
+
+	if (m->opts.no_seccomp) {
+		pr_warn("--no-seccomp: the guest runs without the system call filter");
+		return 0;
+	}
+	err = seccomp_filter_install(why, n);
+	if (!err)
+		boottimer_mark(&m->bt, "seccomp");
+	return err;
+}
+
+/* The VM on the /dev/kvm a jailed run opened, or on one opened now. */
+static int open_vm(struct vmm *m, char *why, size_t n)
+{
+	int kvm_fd = m->kvm_fd;
+
+	m->kvm_fd = -1;
+	return vm_open(&m->vm, kvm_fd, m->opts.cpus, why, n);
+}
+
 /* vm -> memory -> irqchip -> boot -> devices -> vcpus. */
 static int build_vm(struct vmm *m, char *why, size_t n)
 {
 	int err;
 
-	err = vm_open(&m->vm, m->opts.cpus, why, n);
+	err = open_vm(m, why, n);
 	if (err)
 		return err;
 	boottimer_mark(&m->bt, "vm");
@@ -239,6 +273,8 @@ static int build_vm(struct vmm *m, char *why, size_t n)
 		return err;
 	boottimer_mark(&m->bt, "devices");
 	err = create_vcpus(m, why, n);
+	if (!err)
+		err = lock_down(m, why, n);
 	if (!err)
 		err = start_vcpus(m, why, n);
 	if (!err)
@@ -267,7 +303,7 @@ static int build_restored_vm(struct vmm *m, char *why, size_t n)
 	struct snapshot_machine sm;
 	int err;
 
-	err = vm_open(&m->vm, m->opts.cpus, why, n);
+	err = open_vm(m, why, n);
 	if (!err)
 		err = snapshot_check_cpuid(&m->img, m->vm.cpuid, why, n);
 	if (err)
@@ -293,7 +329,9 @@ static int build_restored_vm(struct vmm *m, char *why, size_t n)
 	/* The guest runs on without it; only its old connections hang. */
 	if (devices_after_restore(&m->dev, why, n))
 		pr_warn("%s", why);
-	err = start_vcpus(m, why, n);
+	err = lock_down(m, why, n);
+	if (!err)
+		err = start_vcpus(m, why, n);
 	if (!err)
 		boottimer_mark(&m->bt, "resumed");
 	return err;
@@ -627,6 +665,8 @@ static void teardown(struct vmm *m)
 	control_close(&m->control);
 	boot_release(&m->boot);
 	vm_close(&m->vm);
+	if (m->kvm_fd >= 0)
+		close(m->kvm_fd);
 	if (m->mem_fd >= 0)
 		close(m->mem_fd);
 	snapshot_image_free(&m->img);
@@ -659,6 +699,52 @@ static void check_snapshot(struct vmm *m)
 	m->opts.mem = img->ram_size;
 	m->opts.cpus = img->nr_vcpus;
 	boottimer_mark(&m->bt, "snapshot checked");
+}
+
+/*
+ * /dev/kvm is the one file outside the jail the VMM needs: it is opened
+ * first, and everything after is opened inside. Inherited fds go before
+ * it, so only ours are left. A dry run opens nothing of KVM's here
+ * either.
+ */
+static void enter_jail(struct vmm *m)
+{
+	const struct run_opts *o = &m->opts;
+	char why[WHY_MAX];
+	int err;
+
+	if (!o->jail)
+		return;
+	if (jail_check(o->jail, why, sizeof(why)))
+		die(EXIT_SETUP, "%s", why);
+	err = jail_close_fds(-1);
+	if (err)
+		die(EXIT_SETUP, "--jail %s: closing inherited fds: %s", o->jail,
+		    strerror(-err));
+	if (!o->dry_run) {
+		m->kvm_fd = vm_open_kvm(why, sizeof(why));
+		if (m->kvm_fd < 0)
+			die(EXIT_SETUP, "%s", why);
+	}
+	if (jail_enter(o->jail, o->uid, o->gid, why, sizeof(why)))
+		die(EXIT_SETUP, "%s", why);
+	boottimer_mark(&m->bt, "jail");
+}
+
+/* Once the disks and RAM size are known: no file grows past them. */
+static void limit_jail_files(struct vmm *m)
+{
+	uint64_t disks[OPT_MAX_DISKS], limit;
+	char why[WHY_MAX];
+	unsigned int i;
+
+	if (!m->opts.jail)
+		return;
+	for (i = 0; i < m->dev.nr_disks; i++)
+		disks[i] = m->dev.blk[i].capacity * VIRTIO_BLK_SECTOR;
+	limit = jail_file_limit(m->opts.mem, disks, m->dev.nr_disks);
+	if (jail_limit_files(limit, why, sizeof(why)))
+		die(EXIT_SETUP, "--jail %s: %s", m->opts.jail, why);
 }
 
 static int fix_up_once(const char *spec, int timeout_ms, char *why,
@@ -749,11 +835,14 @@ static int run(struct vmm *m)
 	m->vm.fd = m->vm.kvm_fd = -1;
 	m->mem_fd = -1;
 	m->control.fd = -1;
+	m->kvm_fd = -1;
+	enter_jail(m);
 	if (stop_init(&m->stop) || pause_init(&m->pause) || setup_signals(m))
 		die(EXIT_SETUP, "signals: %s", strerror(errno));
 	if (m->restoring)
 		check_snapshot(m);
 	check_inputs(m);
+	limit_jail_files(m);
 	if (m->opts.dry_run) {
 		print_plan(m);
 		teardown(m);

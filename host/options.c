@@ -13,6 +13,7 @@ const char opts_usage[] =
 "                    [--mem SIZE] [--cpus N] [--cmdline STR]\n"
 "                    [--console stdio|FILE] [--vsock SOCK[,cid=N]]\n"
 "                    [--control SOCK] [--snapshot-when-ready DIR]\n"
+"                    [--jail DIR --uid N --gid N] [--no-seccomp]\n"
 "                    [--timings] [--dry-run]\n"
 "\n"
 "Boot a Linux microVM on /dev/kvm with a serial console, virtio-blk disks,\n"
@@ -42,6 +43,18 @@ const char opts_usage[] =
 "  --snapshot-when-ready DIR  boot, wait until the guest's dockerd is\n"
 "                      ready, write a snapshot to DIR and exit 0: a warm\n"
 "                      template for 'agentbox restore'\n"
+"  --jail DIR          run in DIR as its root, like a chroot: open /dev/kvm,\n"
+"                      enter a mount namespace whose root is DIR, then take\n"
+"                      --uid N and --gid N (both needed, no supplementary\n"
+"                      groups). Every other path given (kernel, initrd,\n"
+"                      disks, sockets, console, snapshot directories) is\n"
+"                      then inside DIR. Needs root. The environment is\n"
+"                      cleared, inherited fds above 2 are closed, and\n"
+"                      files written are limited to the size of the\n"
+"                      guest's RAM or largest disk plus 64 MiB\n"
+"  --no-seccomp        for debugging only: no system call filter. Without\n"
+"                      it the VMM runs the guest under a seccomp allowlist\n"
+"                      and a forbidden call ends it with status 121\n"
 "  --timings           at exit, print how long each start-up step took\n"
 "  --dry-run           check every input, print the kernel command line and\n"
 "                      exit without touching /dev/kvm\n"
@@ -53,6 +66,8 @@ const char opts_usage[] =
 "\n"
 "Exit status:\n"
 "  0-255  the status the guest wrote to I/O port 0xf4 (0: clean power-off)\n"
+"  121    the VMM made a system call its seccomp filter forbids (the\n"
+"         last line on stderr names it)\n"
 "  122    the guest reset itself or triple-faulted\n"
 "  123    KVM internal error or an exit the VMM cannot handle\n"
 "  125    bad usage or input, or the VM could not be set up\n"
@@ -62,6 +77,7 @@ const char opts_usage[] =
 const char opts_restore_usage[] =
 "usage: agentbox restore DIR [--disk FILE[,ro]]... [--vsock SOCK[,cid=N]]\n"
 "                        [--console stdio|FILE] [--control SOCK] [--timings]\n"
+"                        [--jail JDIR --uid N --gid N] [--no-seccomp]\n"
 "\n"
 "Resume the VM saved in the snapshot directory DIR. Guest RAM is the\n"
 "snapshot's memory file mapped copy-on-write, so pages load as the guest\n"
@@ -74,7 +90,9 @@ const char opts_restore_usage[] =
 "  --vsock SOCK[,cid=N]  needed when the snapshot has a vsock device; the\n"
 "                      guest agent then gets the host's clock and fresh\n"
 "                      entropy before the restore reports it ready\n"
-"  --console, --control, --timings  as for 'agentbox run'\n"
+"  --console, --control, --timings, --jail, --uid, --gid, --no-seccomp\n"
+"                      as for 'agentbox run'; with --jail, DIR and the\n"
+"                      snapshot's disks are paths inside JDIR\n"
 "\n"
 "A snapshot from another loader version or CPU, with other disks, or\n"
 "truncated or corrupt, is refused before the VM exists.\n";
@@ -90,6 +108,10 @@ enum opt_id {
 	OPT_VSOCK,
 	OPT_CONTROL,
 	OPT_SNAPSHOT_WHEN_READY,
+	OPT_JAIL,
+	OPT_UID,
+	OPT_GID,
+	OPT_NO_SECCOMP,
 	OPT_TIMINGS,
 	OPT_DRY_RUN,
 	OPT_HELP,
@@ -114,6 +136,10 @@ static const struct opt_def opt_defs[] = {
 	{ "--vsock", OPT_VSOCK, true, true },
 	{ "--control", OPT_CONTROL, true, true },
 	{ "--snapshot-when-ready", OPT_SNAPSHOT_WHEN_READY, true, false },
+	{ "--jail", OPT_JAIL, true, true },
+	{ "--uid", OPT_UID, true, true },
+	{ "--gid", OPT_GID, true, true },
+	{ "--no-seccomp", OPT_NO_SECCOMP, false, true },
 	{ "--timings", OPT_TIMINGS, false, true },
 	{ "--dry-run", OPT_DRY_RUN, false, false },
 	{ "--help", OPT_HELP, false, true },
@@ -294,6 +320,29 @@ static int parse_vsock(struct run_opts *o, const char *arg, char *why,
 	return 0;
 }
 
+/* Digits only, and never -1 (uid_t), which setresuid() takes as "keep". */
+static int parse_id(const char *name, const char *arg, uint32_t *id,
+		    bool *set, char *why, size_t n)
+{
+	unsigned long long v = 0;
+	char *end = NULL;
+
+	if (*set)
+		return bad(why, n, "%s %s: given more than once", name, arg);
+	if (*arg >= '0' && *arg <= '9') {
+		errno = 0;
+		v = strtoull(arg, &end, 10);
+		if (errno || *end)
+			end = NULL;
+	}
+	if (!end || v > OPT_ID_MAX)
+		return bad(why, n, "%s %s: not a number from 0 to %u", name,
+			   arg, OPT_ID_MAX);
+	*id = v;
+	*set = true;
+	return 0;
+}
+
 static int apply(struct run_opts *o, const struct opt_def *d,
 		 const char *arg, char *why, size_t n)
 {
@@ -318,6 +367,15 @@ static int apply(struct run_opts *o, const struct opt_def *d,
 		return set_once(&o->control, d->name, arg, why, n);
 	case OPT_SNAPSHOT_WHEN_READY:
 		return set_once(&o->snapshot_when_ready, d->name, arg, why, n);
+	case OPT_JAIL:
+		return set_once(&o->jail, d->name, arg, why, n);
+	case OPT_UID:
+		return parse_id(d->name, arg, &o->uid, &o->has_uid, why, n);
+	case OPT_GID:
+		return parse_id(d->name, arg, &o->gid, &o->has_gid, why, n);
+	case OPT_NO_SECCOMP:
+		o->no_seccomp = true;
+		return 0;
 	case OPT_TIMINGS:
 		o->timings = true;
 		return 0;
@@ -368,6 +426,22 @@ static void normalize(struct run_opts *o)
 		o->console = NULL;
 }
 
+/*
+ * A jail without ids would leave the VMM root in it, and ids without a
+ * jail would leave it every file the user can reach: both or neither.
+ */
+static int check_jail(const struct run_opts *o, char *why, size_t n)
+{
+	if (o->jail && (!o->has_uid || !o->has_gid))
+		return bad(why, n, "--jail %s: needs --uid and --gid, the ids to run as",
+			   o->jail);
+	if (!o->jail && o->has_uid)
+		return bad(why, n, "--uid: only with --jail");
+	if (!o->jail && o->has_gid)
+		return bad(why, n, "--gid: only with --jail");
+	return 0;
+}
+
 /* The options themselves; restore says which command they are for. */
 static int parse_args(struct run_opts *o, int argc, char *const argv[],
 		      bool restore, char *why, size_t why_size)
@@ -413,7 +487,7 @@ static int parse_args(struct run_opts *o, int argc, char *const argv[],
 		return bad(why, why_size,
 			   "--vsock %s: no virtio slot left after %u disks (at most %d with vsock)",
 			   o->vsock, o->nr_disks, OPT_MAX_DISKS - 1);
-	return 0;
+	return check_jail(o, why, why_size);
 }
 
 int opts_parse(struct run_opts *o, int argc, char *const argv[], char *why,

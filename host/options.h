@@ -25,6 +25,8 @@
 /* The guest-physical address width of the nested test CPU is 40 bits. */
 #define OPT_MEM_MAX		(256ULL << 30)
 #define OPT_CPUS_DEFAULT	1U
+/* (uid_t)-1 means "unchanged" to setresuid(), so it is no id. */
+#define OPT_ID_MAX		0xfffffffeU
 
 struct disk_opt {
 	const char *path;
@@ -55,6 +57,14 @@ struct run_opts {
 	const char *snapshot_when_ready;
 	/* agentbox restore: the snapshot directory. */
 	const char *restore_dir;
+	/* --jail: the new root; uid and gid are what the VMM drops to. */
+	const char *jail;
+	uint32_t uid;
+	uint32_t gid;
+	bool has_uid;
+	bool has_gid;
+	/* --no-seccomp, for debugging. */
+	bool no_seccomp;
 	bool timings;
 	bool dry_run;
 	bool help;

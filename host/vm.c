@@ -95,24 +95,25 @@ static int check_vcpus(int kvm_fd, unsigned int nr_cpus, char *why, size_t n)
 	return 0;
 }
 
-static int open_kvm(struct vm *vm, char *why, size_t n)
+int vm_open_kvm(char *why, size_t why_size)
 {
 	const char *dev = kvm_device();
-	int version;
+	int fd, version;
 
-	vm->kvm_fd = open(dev, O_RDWR | O_CLOEXEC);
-	if (vm->kvm_fd < 0) {
-		snprintf(why, n, "%s: %s%s", dev, strerror(errno),
+	fd = open(dev, O_RDWR | O_CLOEXEC);
+	if (fd < 0) {
+		snprintf(why, why_size, "%s: %s%s", dev, strerror(errno),
 			 errno == ENOENT ? " (is the kvm module loaded?)" : "");
 		return -ENODEV;
 	}
-	version = ioctl(vm->kvm_fd, KVM_GET_API_VERSION, 0);
+	version = ioctl(fd, KVM_GET_API_VERSION, 0);
 	if (version != KVM_API_VERSION_REQUIRED) {
-		snprintf(why, n, "%s: KVM API version %d, need %d", dev,
+		snprintf(why, why_size, "%s: KVM API version %d, need %d", dev,
 			 version, KVM_API_VERSION_REQUIRED);
+		close(fd);
 		return -ENOTSUP;
 	}
-	return 0;
+	return fd;
 }
 
 static int query_kvm(struct vm *vm, char *why, size_t n)
@@ -150,15 +151,20 @@ static int create_vm(struct vm *vm, char *why, size_t n)
 	return 0;
 }
 
-int vm_open(struct vm *vm, unsigned int nr_cpus, char *why, size_t why_size)
+int vm_open(struct vm *vm, int kvm_fd, unsigned int nr_cpus, char *why,
+	    size_t why_size)
 {
 	int err;
 
 	memset(vm, 0, sizeof(*vm));
 	vm->fd = -1;
-	err = open_kvm(vm, why, why_size);
-	if (!err)
-		err = check_caps(vm->kvm_fd, why, why_size);
+	vm->kvm_fd = kvm_fd >= 0 ? kvm_fd : vm_open_kvm(why, why_size);
+	if (vm->kvm_fd < 0) {
+		err = vm->kvm_fd;
+		vm->kvm_fd = -1;
+		return err;
+	}
+	err = check_caps(vm->kvm_fd, why, why_size);
 	if (!err)
 		err = check_vcpus(vm->kvm_fd, nr_cpus, why, why_size);
 	if (!err)

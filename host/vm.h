@@ -41,8 +41,20 @@ struct vm_cap {
 extern const struct vm_cap vm_required_caps[];
 extern const unsigned int vm_nr_required_caps;
 
-/* Open /dev/kvm and create the VM for nr_cpus vCPUs. */
-int vm_open(struct vm *vm, unsigned int nr_cpus, char *why, size_t why_size);
+/*
+ * Open /dev/kvm (AGENTBOX_KVM_DEVICE in tests) and check its API
+ * version: the fd, or -errno with the reason in why. A jailed VMM opens
+ * it before its root changes.
+ */
+int vm_open_kvm(char *why, size_t why_size);
+
+/*
+ * Create the VM for nr_cpus vCPUs on kvm_fd, which vm_open takes over
+ * (closed by vm_close, or here on failure), or on a /dev/kvm it opens
+ * itself if kvm_fd is -1.
+ */
+int vm_open(struct vm *vm, int kvm_fd, unsigned int nr_cpus, char *why,
+	    size_t why_size);
 
 /*
  * Map size bytes of guest RAM and hand them to KVM: anonymous memory, or

@@ -14,6 +14,9 @@
  * it back to KVM_GET_*, so a snapshot saved from one fake VM and
  * restored into another must read back the same; tests that link the
  * fake in see every ioctl a fd got through fake_kvm.h.
+ *
+ * FAKE_KVM_ESCAPE plays a guest that took over the VMM: vCPU 0's first
+ * KVM_RUN makes a system call the VMM's seccomp filter must refuse.
  */
 #define _GNU_SOURCE
 #include <dlfcn.h>
@@ -26,7 +29,10 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <sys/ioctl.h>
 #include <sys/mman.h>
+#include <sys/socket.h>
+#include <sys/syscall.h>
 
 #include <linux/kvm.h>
 
@@ -180,10 +186,36 @@ static int err(int e)
 	return -1;
 }
 
+/* What the fake reads from the environment, as the process started. */
+static const char *const env_names[] = {
+	"FAKE_KVM_GUEST", "FAKE_KVM_STATUS", "FAKE_KVM_MISSING_CAP",
+	"FAKE_KVM_ESCAPE",
+};
+
+#define NR_ENV	(sizeof(env_names) / sizeof(env_names[0]))
+
+static char *env_saved[NR_ENV];
+
+/* A jailed VMM clears its environment before the guest's script runs. */
+__attribute__((constructor)) static void save_env(void)
+{
+	const char *v;
+	unsigned int i;
+
+	for (i = 0; i < NR_ENV; i++) {
+		v = getenv(env_names[i]);
+		env_saved[i] = v ? strdup(v) : NULL;
+	}
+}
+
 static const char *env(const char *name, const char *def)
 {
 	const char *v = getenv(name);
+	unsigned int i;
 
+	for (i = 0; i < NR_ENV && !v; i++)
+		if (!strcmp(name, env_names[i]))
+			v = env_saved[i];
 	return v ? v : def;
 }
 
@@ -654,6 +686,30 @@ static void guest_irq(struct fake *f)
 	exit_poweroff(f->run, irq_raises[4]);
 }
 
+/*
+ * What an attacker in the VMM would try first: a network socket, a
+ * terminal ioctl that types into the caller's shell, a new program.
+ * The filter kills the process during the call; getting past it means
+ * the filter let the call through, and the guest says so with 89.
+ */
+static void escape(struct fake *f, const char *how)
+{
+	static char *const argv[] = { "/bin/true", NULL };
+	char c = 'x';
+	long fd;
+
+	if (!strcmp(how, "socket")) {
+		fd = syscall(SYS_socket, AF_INET, SOCK_STREAM, 0);
+		if (fd >= 0)
+			syscall(SYS_close, fd);
+	} else if (!strcmp(how, "ioctl")) {
+		syscall(SYS_ioctl, 0, TIOCSTI, &c);
+	} else if (!strcmp(how, "execve")) {
+		syscall(SYS_execve, argv[0], argv, NULL);
+	}
+	exit_poweroff(f->run, 89);
+}
+
 static int block_until_kicked(struct kvm_run *r)
 {
 	while (!__atomic_load_n(&r->immediate_exit, __ATOMIC_ACQUIRE))
@@ -664,10 +720,16 @@ static int block_until_kicked(struct kvm_run *r)
 static int run(struct fake *f)
 {
 	const char *guest = env("FAKE_KVM_GUEST", "hello");
+	const char *how = env("FAKE_KVM_ESCAPE", NULL);
 	struct kvm_run *r = f->run;
 
 	if (r->immediate_exit)
 		return err(EINTR);
+	if (how && f->id == 0 && !f->step) {
+		f->step++;
+		escape(f, how);
+		return 0;
+	}
 	/* Application processors wait for a SIPI that never comes. */
 	if (f->id != 0 || (!strcmp(guest, "hang") && f->step))
 		return block_until_kicked(r);

@@ -225,6 +225,64 @@ static void test_restore(struct check *c)
 	CHECK(c, o.help);
 }
 
+static void test_jail(struct check *c)
+{
+	if (!CHECK_INT(c, parse("--kernel", "/k", "--jail", "/srv/j", "--uid",
+				"1000", "--gid", "0", "--no-seccomp", NULL), 0))
+		return;
+	CHECK_STR(c, o.jail, "/srv/j");
+	CHECK_INT(c, o.uid, 1000);
+	CHECK_INT(c, o.gid, 0);
+	CHECK(c, o.no_seccomp);
+	CHECK_INT(c, parse("--kernel", "/k", "--jail", "/j", "--uid",
+			   "4294967294", "--gid", "7", NULL), 0);
+	CHECK_U64(c, o.uid, 4294967294U);
+	CHECK_INT(c, parse_restore("/snap", "--jail", "/j", "--uid", "1",
+				   "--gid", "2", "--no-seccomp", NULL), 0);
+	CHECK_STR(c, o.jail, "/j");
+	CHECK(c, o.no_seccomp);
+	CHECK(c, !parse("--kernel", "k", NULL) && !o.jail && !o.no_seccomp);
+}
+
+/* Each id is a plain number, and the jail and the ids come together. */
+static void test_jail_bad(struct check *c)
+{
+	static const char *const ids[][2] = {
+		{ "abc", "--uid abc: not a number from 0 to 4294967294" },
+		{ "-1", "--uid -1: not a number from 0 to 4294967294" },
+		{ "4294967295", "--uid 4294967295: not a number from 0 to 4294967294" },
+		{ "99999999999999999999", "--uid 99999999999999999999: not a number from 0 to 4294967294" },
+		{ " 1", "--uid  1: not a number from 0 to 4294967294" },
+		{ "1k", "--uid 1k: not a number from 0 to 4294967294" },
+		{ "", "--uid : not a number from 0 to 4294967294" },
+	};
+	unsigned int i;
+
+	for (i = 0; i < sizeof(ids) / sizeof(ids[0]); i++) {
+		CHECK_INT(c, parse("--kernel", "k", "--jail", "/j", "--uid",
+				   ids[i][0], "--gid", "1", NULL), -EINVAL);
+		if (!CHECK_STR(c, why, ids[i][1]))
+			return;
+	}
+	CHECK_INT(c, parse("--kernel", "k", "--jail", "/j", "--uid", "1",
+			   "--gid", "x", NULL), -EINVAL);
+	CHECK_STR(c, why, "--gid x: not a number from 0 to 4294967294");
+	CHECK_INT(c, parse("--kernel", "k", "--jail", "/j", "--uid", "1",
+			   "--uid", "2", "--gid", "1", NULL), -EINVAL);
+	CHECK_STR(c, why, "--uid 2: given more than once");
+	CHECK_INT(c, parse("--kernel", "k", "--jail", "/j", "--uid", "1",
+			   NULL), -EINVAL);
+	CHECK_STR(c, why, "--jail /j: needs --uid and --gid, the ids to run as");
+	CHECK_INT(c, parse("--kernel", "k", "--uid", "1", NULL), -EINVAL);
+	CHECK_STR(c, why, "--uid: only with --jail");
+	CHECK_INT(c, parse("--kernel", "k", "--gid", "1", NULL), -EINVAL);
+	CHECK_STR(c, why, "--gid: only with --jail");
+	CHECK_INT(c, parse("--kernel", "k", "--jail", "", NULL), -EINVAL);
+	CHECK_STR(c, why, "--jail: empty value");
+	CHECK_INT(c, parse_restore("/s", "--jail", "/j", NULL), -EINVAL);
+	CHECK_STR(c, why, "--jail /j: needs --uid and --gid, the ids to run as");
+}
+
 static void test_too_many_disks(struct check *c)
 {
 	char *argv[2 + 2 * (OPT_MAX_DISKS + 1)];
@@ -254,6 +312,8 @@ int main(void)
 	RUN(SUITE, test_too_many_disks);
 	RUN(SUITE, test_snapshot_options);
 	RUN(SUITE, test_restore);
+	RUN(SUITE, test_jail);
+	RUN(SUITE, test_jail_bad);
 	opts_release(&o);
 	return check_exit();
 }

@@ -141,7 +141,7 @@ static bool boot(struct check *c, struct machine *m)
 	int fd;
 
 	machine_init(m);
-	if (vm_open(&m->vm, NR_VCPUS, why, sizeof(why)) ||
+	if (vm_open(&m->vm, -1, NR_VCPUS, why, sizeof(why)) ||
 	    irq_create(m->vm.fd, why, sizeof(why)))
 		return check_fail(c, "boot: %s", why);
 	for (i = 0; i < NR_VCPUS; i++) {

@@ -14,7 +14,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <dirent.h>
 #include <unistd.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 
 #include "check.h"
@@ -22,6 +24,8 @@
 #include "images.h"
 
 #define SUITE		"vmm"
+/* The ids a jailed test VMM drops to: nobody and nogroup. */
+#define JAIL_ID		65534
 #define OUT_MAX		8192
 #define TIMEOUT_MS	30000
 
@@ -39,7 +43,11 @@ struct result {
 
 struct plan {
 	const char *guest;
-	const char *extra[4];
+	const char *extra[10];
+	/* --kernel, if not the test's own image (a path inside a jail). */
+	const char *kernel;
+	/* FAKE_KVM_ESCAPE: the forbidden call vCPU 0 makes. */
+	const char *escape;
 	/*
 	 * Send SIGTERM this many times once stdout shows trigger: guest
 	 * output proves the VMM is past blocking the signal.
@@ -54,6 +62,11 @@ struct plan {
 	char replies[3][CONTROL_LINE_MAX];
 	/* "agentbox restore DIR" instead of "run". */
 	const char *restore;
+	/* Once stdout shows trigger, before the commands: look at the VMM. */
+	void (*inspect)(struct check *c, pid_t pid, const struct plan *p);
+	struct check *c;
+	/* For inspect: a directory the test made. */
+	const char *dir;
 };
 
 static long now_ms(void)
@@ -66,7 +79,7 @@ static long now_ms(void)
 
 static void child(const struct plan *p, int out, int err)
 {
-	char *argv[16];
+	char *argv[24];
 	int i = 0, j;
 
 	dup2(out, 1);
@@ -77,6 +90,8 @@ static void child(const struct plan *p, int out, int err)
 	/* Only the shim answers this path; never the real /dev/kvm. */
 	setenv("AGENTBOX_KVM_DEVICE", "/nonexistent/agentbox-fake-kvm", 1);
 	setenv("FAKE_KVM_GUEST", p->guest, 1);
+	if (p->escape)
+		setenv("FAKE_KVM_ESCAPE", p->escape, 1);
 	argv[i++] = agentbox;
 	if (p->restore) {
 		argv[i++] = "restore";
@@ -84,11 +99,11 @@ static void child(const struct plan *p, int out, int err)
 	} else {
 		argv[i++] = "run";
 		argv[i++] = "--kernel";
-		argv[i++] = kernel;
+		argv[i++] = (char *)(p->kernel ? p->kernel : kernel);
 		argv[i++] = "--mem";
 		argv[i++] = "64M";
 	}
-	for (j = 0; j < 4 && p->extra[j]; j++)
+	for (j = 0; j < 10 && p->extra[j]; j++)
 		argv[i++] = (char *)p->extra[j];
 	argv[i] = NULL;
 	execv(agentbox, argv);
@@ -150,6 +165,8 @@ static void collect(pid_t pid, struct plan *p, int out, int err,
 		}
 		if (p->trigger && p->control && !sent &&
 		    strstr(r->out, p->trigger)) {
+			if (p->inspect)
+				p->inspect(p->c, pid, p);
 			send_commands(p);
 			sent++;
 		}
@@ -391,6 +408,249 @@ static void test_without_fake_kvm(struct check *c)
 	has(c, r.err, "agentbox: error: /nonexistent/agentbox-fake-kvm: No such file or directory");
 }
 
+/* Everything of /proc/PID/name that fits in buf; 0 if it cannot be read. */
+static size_t read_proc(pid_t pid, const char *name, char *buf, size_t size)
+{
+	char path[64];
+	ssize_t n;
+	int fd;
+
+	snprintf(path, sizeof(path), "/proc/%d/%s", (int)pid, name);
+	buf[0] = '\0';
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return 0;
+	n = read(fd, buf, size - 1);
+	close(fd);
+	n = n < 0 ? 0 : n;
+	buf[n] = '\0';
+	return n;
+}
+
+static void inspect_filter(struct check *c, pid_t pid, const struct plan *p)
+{
+	char status[4096];
+
+	(void)p;
+	read_proc(pid, "status", status, sizeof(status));
+	has(c, status, "\nSeccomp:\t2\n");
+	has(c, status, "\nSeccomp_filters:\t1\n");
+	has(c, status, "\nNoNewPrivs:\t1\n");
+}
+
+/* The filter is on in a running VMM, and every thread has it. */
+static void test_seccomp_active(struct check *c)
+{
+	char dir[] = "/tmp/agentbox-vmm-sc-XXXXXX", sock[64];
+	struct plan p = { .guest = "hang", .trigger = "hanging",
+			  .inspect = inspect_filter, .c = c,
+			  .extra = { "--cpus", "2" } };
+	struct result r;
+
+	if (!CHECK(c, mkdtemp(dir) != NULL))
+		return;
+	snprintf(sock, sizeof(sock), "%s/ctl", dir);
+	p.extra[2] = "--control";
+	p.extra[3] = sock;
+	p.control = sock;
+	p.commands[0] = "stop";
+	if (expect(c, &p, 0, &r))
+		CHECK_STR(c, p.replies[0], "ok stopped");
+	unlink(sock);
+	rmdir(dir);
+}
+
+/*
+ * A guest that took over the VMM (the fake's FAKE_KVM_ESCAPE) tries a
+ * forbidden call in vCPU 0's first KVM_RUN: the VMM dies at once with
+ * one line naming the call.
+ */
+static void expect_killed(struct check *c, const char *how, const char *line)
+{
+	struct plan p = { .guest = "hello", .escape = how };
+	struct result r;
+
+	if (!expect(c, &p, 121, &r))
+		return;
+	has(c, r.err, line);
+	if (strstr(r.out, "hello from the fake guest"))
+		check_fail(c, "the guest ran on: %s", r.out);
+}
+
+static void test_seccomp_kills_socket(struct check *c)
+{
+	expect_killed(c, "socket", "agentbox: error: seccomp: forbidden system call 41 (socket)\n");
+}
+
+static void test_seccomp_kills_ioctl(struct check *c)
+{
+	expect_killed(c, "ioctl", "agentbox: error: seccomp: forbidden system call 16 (ioctl)\n");
+}
+
+static void test_seccomp_kills_execve(struct check *c)
+{
+	expect_killed(c, "execve", "agentbox: error: seccomp: forbidden system call 59 (execve)\n");
+}
+
+/* The escape tests test the filter: without it the call goes through. */
+static void test_no_seccomp(struct check *c)
+{
+	struct plan p = { .guest = "hello", .escape = "socket",
+			  .extra = { "--no-seccomp" } };
+	struct result r;
+
+	if (!expect(c, &p, 89, &r))
+		return;
+	has(c, r.err, "agentbox: warning: --no-seccomp: the guest runs without the system call filter\n");
+}
+
+/* Write the test kernel to path, readable by the jail's user. */
+static bool write_kernel(const char *path)
+{
+	static uint8_t img[BZ_LEN];
+	size_t len = make_bzimage(img);
+	ssize_t n;
+	int fd;
+
+	fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+	if (fd < 0)
+		return false;
+	n = write(fd, img, len);
+	close(fd);
+	return n == (ssize_t)len;
+}
+
+/*
+ * A jail as a caller makes one: its root searchable by all, the kernel
+ * in it, and a directory the VMM's user owns for sockets and snapshots.
+ */
+static bool make_jail(struct check *c, char *dir)
+{
+	char path[128];
+
+	if (!CHECK(c, mkdtemp(dir) != NULL) || !CHECK_INT(c, chmod(dir, 0755), 0))
+		return false;
+	snprintf(path, sizeof(path), "%s/bzImage", dir);
+	if (!CHECK(c, write_kernel(path)))
+		return false;
+	snprintf(path, sizeof(path), "%s/run", dir);
+	return CHECK_INT(c, mkdir(path, 0700), 0) &&
+	       CHECK_INT(c, chown(path, JAIL_ID, JAIL_ID), 0);
+}
+
+/* Inherited fds (the test's pipes beyond stdout and stderr) are gone. */
+static void check_fds(struct check *c, pid_t pid)
+{
+	char path[320], link[256];
+	struct dirent *e;
+	ssize_t n;
+	DIR *d;
+
+	snprintf(path, sizeof(path), "/proc/%d/fd", (int)pid);
+	d = opendir(path);
+	if (!CHECK(c, d != NULL))
+		return;
+	while ((e = readdir(d))) {
+		if (atoi(e->d_name) < 3)
+			continue;
+		snprintf(path, sizeof(path), "/proc/%d/fd/%s", (int)pid,
+			 e->d_name);
+		n = readlink(path, link, sizeof(link) - 1);
+		link[n > 0 ? n : 0] = '\0';
+		if (!strncmp(link, "pipe:", 5))
+			check_fail(c, "fd %s is still the inherited %s",
+				   e->d_name, link);
+	}
+	closedir(d);
+}
+
+/* "Groups:" followed by blanks only (Linux 6 leaves a space there). */
+static void check_no_groups(struct check *c, const char *status)
+{
+	const char *g = strstr(status, "\nGroups:");
+
+	if (!g)
+		check_fail(c, "no Groups: line in %s", status);
+	else if (g[8 + strspn(g + 8, " \t")] != '\n')
+		check_fail(c, "supplementary groups left: %.40s", g + 1);
+}
+
+static void inspect_jail(struct check *c, pid_t pid, const struct plan *p)
+{
+	char status[4096], env[4096], path[64];
+	struct stat root, dir;
+	size_t i, n;
+
+	read_proc(pid, "status", status, sizeof(status));
+	has(c, status, "\nUid:\t65534\t65534\t65534\t65534\n");
+	has(c, status, "\nGid:\t65534\t65534\t65534\t65534\n");
+	check_no_groups(c, status);
+	has(c, status, "\nNoNewPrivs:\t1\n");
+	has(c, status, "\nSeccomp:\t2\n");
+	snprintf(path, sizeof(path), "/proc/%d/root", (int)pid);
+	if (CHECK_INT(c, stat(path, &root), 0) &&
+	    CHECK_INT(c, stat(p->dir, &dir), 0))
+		CHECK(c, root.st_dev == dir.st_dev && root.st_ino == dir.st_ino);
+	/* The caller's strings are zeroed, not just unlinked from environ. */
+	n = read_proc(pid, "environ", env, sizeof(env));
+	for (i = 0; i < n; i++)
+		if (env[i]) {
+			check_fail(c, "environ still holds \"%s\"", env + i);
+			break;
+		}
+	check_fds(c, pid);
+}
+
+/* rm -r of what the jail tests leave; the VMM's files belong to nobody. */
+static void remove_tree(struct check *c, const char *dir)
+{
+	char cmd[128];
+
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
+	if (system(cmd) != 0)
+		check_fail(c, "could not remove %s", dir);
+}
+
+/*
+ * --jail on the fake KVM: the VMM runs in the directory as nobody, with
+ * the filter, no environment and no inherited fds; it snapshots into
+ * the jail, and a jailed restore of that snapshot runs the guest on.
+ */
+static void test_jail(struct check *c)
+{
+	char dir[] = "/tmp/agentbox-vmm-jail-XXXXXX", sock[96];
+	struct plan run = { .guest = "hang", .trigger = "hanging",
+			    .kernel = "/bzImage", .inspect = inspect_jail,
+			    .c = c, .dir = dir,
+			    .extra = { "--jail", dir, "--uid", "65534", "--gid",
+				       "65534", "--control", "/run/ctl" } };
+	struct plan restore = { .guest = "hello", .restore = "/run/snap",
+				.extra = { "--jail", dir, "--uid", "65534",
+					   "--gid", "65534" } };
+	struct result r;
+
+	if (geteuid() != 0) {
+		check_skip(c, "needs root");
+		return;
+	}
+	if (!make_jail(c, dir))
+		goto out;
+	snprintf(sock, sizeof(sock), "%s/run/ctl", dir);
+	run.control = sock;
+	run.commands[0] = "snapshot /run/snap";
+	run.commands[1] = "stop";
+	if (!expect(c, &run, 0, &r))
+		goto out;
+	CHECK(c, !strncmp(run.replies[0], "ok /run/snap: ", 14));
+	CHECK_STR(c, run.replies[1], "ok stopped");
+	if (expect(c, &restore, 7, &r)) {
+		has(c, r.out, "hello from the fake guest");
+		has(c, r.err, "restored from /run/snap");
+	}
+out:
+	remove_tree(c, dir);
+}
+
 static bool find_files(void)
 {
 	static uint8_t img[BZ_LEN];
@@ -438,6 +698,12 @@ int main(void)
 	RUN(SUITE, test_snapshot_and_restore);
 	RUN(SUITE, test_missing_capability);
 	RUN(SUITE, test_without_fake_kvm);
+	RUN(SUITE, test_seccomp_active);
+	RUN(SUITE, test_seccomp_kills_socket);
+	RUN(SUITE, test_seccomp_kills_ioctl);
+	RUN(SUITE, test_seccomp_kills_execve);
+	RUN(SUITE, test_no_seccomp);
+	RUN(SUITE, test_jail);
 	unlink(kernel);
 	return check_exit();
 }
