@@ -52,7 +52,7 @@ kernel: | deps
 
 $(BUILD)/vmlinux $(BUILD)/gen_init_cpio: | kernel
 
-$(BUILD)/init: initramfs/init.c initramfs/agentbox-abi.h | deps
+$(BUILD)/init: initramfs/init.c initramfs/agentbox-abi.h initramfs/workload.h | deps
 	@mkdir -p $(BUILD)
 	$(MUSL_CC) $(INIT_CFLAGS) -o $@ $<
 

@@ -12,7 +12,7 @@
 #include "wire.h"
 
 #define AGENT_CONN_MAX		16
-#define EXEC_CGROUP_DIR		"/sys/fs/cgroup/agentbox-exec"
+#define EXEC_CGROUP_DIR		WORKLOAD_CGROUP_DIR "/agentbox-exec"
 
 enum chan_kind {
 	CHAN_EXEC,

@@ -7,6 +7,7 @@
 #include "compiler.h"
 #include "mptable.h"
 #include "options.h"
+#include "workload.h"
 
 const char opts_usage[] =
 "usage: agentbox run --kernel FILE [--initrd FILE] [--disk FILE[,ro]]...\n"
@@ -14,6 +15,8 @@ const char opts_usage[] =
 "                    [--console stdio|FILE] [--vsock SOCK[,cid=N]]\n"
 "                    [--control SOCK] [--snapshot-when-ready DIR]\n"
 "                    [--jail DIR --uid N --gid N] [--no-seccomp]\n"
+"                    [--workload-mem SIZE] [--workload-pids N]\n"
+"                    [--workload-cpus X]\n"
 "                    [--timings] [--dry-run]\n"
 "\n"
 "Boot a Linux microVM on /dev/kvm with a serial console, virtio-blk disks,\n"
@@ -55,6 +58,14 @@ const char opts_usage[] =
 "  --no-seccomp        for debugging only: no system call filter. Without\n"
 "                      it the VMM runs the guest under a seccomp allowlist\n"
 "                      and a forbidden call ends it with status 121\n"
+"  --workload-mem SIZE  memory for the guest's workload (its containers and\n"
+"                      agent commands together), at least 16M and at most\n"
+"                      --mem; the rest stays with its daemons. Default: RAM\n"
+"                      less 192M and a sixteenth\n"
+"  --workload-pids N   processes and threads for the workload, 16-4194304\n"
+"                      (default: the kernel's limit less 1024)\n"
+"  --workload-cpus X   the workload's CPU time in CPUs, 0.01 up to --cpus,\n"
+"                      like 1.5 (default: 0.9 of each vCPU)\n"
 "  --timings           at exit, print how long each start-up step took\n"
 "  --dry-run           check every input, print the kernel command line and\n"
 "                      exit without touching /dev/kvm\n"
@@ -112,6 +123,9 @@ enum opt_id {
 	OPT_UID,
 	OPT_GID,
 	OPT_NO_SECCOMP,
+	OPT_WORKLOAD_MEM,
+	OPT_WORKLOAD_PIDS,
+	OPT_WORKLOAD_CPUS,
 	OPT_TIMINGS,
 	OPT_DRY_RUN,
 	OPT_HELP,
@@ -140,6 +154,9 @@ static const struct opt_def opt_defs[] = {
 	{ "--uid", OPT_UID, true, true },
 	{ "--gid", OPT_GID, true, true },
 	{ "--no-seccomp", OPT_NO_SECCOMP, false, true },
+	{ "--workload-mem", OPT_WORKLOAD_MEM, true, false },
+	{ "--workload-pids", OPT_WORKLOAD_PIDS, true, false },
+	{ "--workload-cpus", OPT_WORKLOAD_CPUS, true, false },
 	{ "--timings", OPT_TIMINGS, false, true },
 	{ "--dry-run", OPT_DRY_RUN, false, false },
 	{ "--help", OPT_HELP, false, true },
@@ -343,6 +360,29 @@ static int parse_id(const char *name, const char *arg, uint32_t *id,
 	return 0;
 }
 
+/* The guest's init parses these again with the same functions. */
+static int parse_workload(struct run_opts *o, const struct opt_def *d,
+			  const char *arg, char *why, size_t n)
+{
+	unsigned int cpus;
+	uint64_t v;
+
+	switch (d->id) {
+	case OPT_WORKLOAD_MEM:
+		if (workload_parse_mem(arg, &v))
+			return bad(why, n, "%s %s: " WORKLOAD_MEM_RULE, d->name, arg);
+		return set_once(&o->workload_mem, d->name, arg, why, n);
+	case OPT_WORKLOAD_PIDS:
+		if (workload_parse_pids(arg, &v))
+			return bad(why, n, "%s %s: " WORKLOAD_PIDS_RULE, d->name, arg);
+		return set_once(&o->workload_pids, d->name, arg, why, n);
+	default:
+		if (workload_parse_cpus(arg, &cpus))
+			return bad(why, n, "%s %s: " WORKLOAD_CPUS_RULE, d->name, arg);
+		return set_once(&o->workload_cpus, d->name, arg, why, n);
+	}
+}
+
 static int apply(struct run_opts *o, const struct opt_def *d,
 		 const char *arg, char *why, size_t n)
 {
@@ -376,6 +416,12 @@ static int apply(struct run_opts *o, const struct opt_def *d,
 	case OPT_NO_SECCOMP:
 		o->no_seccomp = true;
 		return 0;
+}
+
+	case OPT_WORKLOAD_MEM:
+	case OPT_WORKLOAD_PIDS:
+	case OPT_WORKLOAD_CPUS:
+		return parse_workload(o, d, arg, why, n);
 	case OPT_TIMINGS:
 		o->timings = true;
 		return 0;
@@ -490,6 +536,64 @@ static int parse_args(struct run_opts *o, int argc, char *const argv[],
 	return check_jail(o, why, why_size);
 }
 
+/* Limits the machine cannot meet are the user's mistake, not the guest's. */
+static int check_workload(const struct run_opts *o, char *why, size_t n)
+{
+	unsigned int cpus;
+	uint64_t mem;
+
+	if (o->workload_mem && !workload_parse_mem(o->workload_mem, &mem) &&
+	    mem > o->mem)
+		return bad(why, n, "--workload-mem %s: more than --mem %s",
+			   o->workload_mem, o->mem_arg);
+	if (o->workload_cpus && !workload_parse_cpus(o->workload_cpus, &cpus) &&
+	    cpus > o->cpus * WORKLOAD_CPU_SCALE)
+		return bad(why, n, "--workload-cpus %s: more than the %u vCPUs of --cpus",
+			   o->workload_cpus, o->cpus);
+	return 0;
+}
+
+static int append_arg(char *buf, size_t size, size_t *len, const char *key,
+		      const char *val)
+{
+	int w;
+
+	if (!val)
+		return 0;
+	w = snprintf(buf + *len, size - *len, "%s%s%s%s", *len ? " " : "",
+		     key, key[0] ? "=" : "", val);
+	if (w < 0 || (size_t)w >= size - *len)
+		return -E2BIG;
+	*len += w;
+	return 0;
+}
+
+/*
+ * The limits go first so that a --cmdline that names them too wins, as
+ * the init takes the last of a repeated parameter.
+ */
+static int build_cmdline(struct run_opts *o, char *why, size_t n)
+{
+	size_t size = 256 + (o->cmdline ? strlen(o->cmdline) : 0), len = 0;
+	char *buf;
+
+	if (!o->workload_mem && !o->workload_pids && !o->workload_cpus)
+		return 0;
+	buf = malloc(size);
+	if (!buf)
+		return bad(why, n, "--cmdline: out of memory");
+	if (append_arg(buf, size, &len, WORKLOAD_MEM_PARAM, o->workload_mem) ||
+	    append_arg(buf, size, &len, WORKLOAD_PIDS_PARAM, o->workload_pids) ||
+	    append_arg(buf, size, &len, WORKLOAD_CPUS_PARAM, o->workload_cpus) ||
+	    append_arg(buf, size, &len, "", o->cmdline)) {
+		free(buf);
+		return bad(why, n, "--cmdline: too long with the workload limits");
+	}
+	o->cmdline = buf;
+	o->cmdline_owned = true;
+	return 0;
+}
+
 int opts_parse(struct run_opts *o, int argc, char *const argv[], char *why,
 	       size_t why_size)
 {
@@ -506,7 +610,7 @@ int opts_parse(struct run_opts *o, int argc, char *const argv[], char *why,
 		return bad(why, why_size,
 			   "--snapshot-when-ready %s: a dry run boots nothing to snapshot",
 			   o->snapshot_when_ready);
-	return 0;
+	return check_workload(o, why, why_size) ?: build_cmdline(o, why, why_size);
 }
 
 int opts_parse_restore(struct run_opts *o, int argc, char *const argv[],
@@ -532,6 +636,10 @@ void opts_release(struct run_opts *o)
 		if (o->disk[i].path_owned)
 			free((char *)o->disk[i].path);
 	o->nr_disks = 0;
+	if (o->cmdline_owned)
+		free((char *)o->cmdline);
+	o->cmdline = NULL;
+	o->cmdline_owned = false;
 	if (o->vsock_owned)
 		free((char *)o->vsock);
 	o->vsock = NULL;

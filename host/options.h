@@ -44,7 +44,16 @@ struct run_opts {
 	/* --mem as the user wrote it, for messages that blame it. */
 	const char *mem_arg;
 	unsigned int cpus;
+	/*
+	 * What goes after the loader's own kernel arguments: the workload
+	 * limits, then --cmdline. Ours to free when cmdline_owned.
+	 */
 	const char *cmdline;
+	bool cmdline_owned;
+	/* --workload-*: checked, as given; NULL leaves the guest's default. */
+	const char *workload_mem;
+	const char *workload_pids;
+	const char *workload_cpus;
 	/* NULL: the guest console is our stdin/stdout. */
 	const char *console;
 	/* --vsock: the host-side unix socket, NULL for no vsock device. */

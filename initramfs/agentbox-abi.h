@@ -24,6 +24,13 @@
 #define AGENTBOX_RUN_DIR "/run/agentbox"
 #define DOCKERD_READY_FILE AGENTBOX_RUN_DIR "/dockerd-ready"
 
+/*
+ * The cgroup of everything the sandbox runs for its user: dockerd puts its
+ * containers under it and the agent its commands (initramfs/workload.h).
+ */
+#define WORKLOAD_CGROUP "/workload"
+#define WORKLOAD_CGROUP_DIR "/sys/fs/cgroup" WORKLOAD_CGROUP
+
 /* Values written to the boot-timer register, one per boot phase. */
 enum boot_phase {
 	PHASE_INIT = 1,

@@ -29,6 +29,11 @@
  *                              it; with "init", as soon as /init runs), print
  *                              the kernel log on the console and power off:
  *                              the end of a tools/boot-profile run
+ *   agentbox.workload_mem=SIZE     memory.max of the workload cgroup (256M,
+ *                                  2G; a bare number is MiB)
+ *   agentbox.workload_pids=N       its pids.max
+ *   agentbox.workload_cpus=X       its CPU quota in CPUs (1.5)
+ *                              (defaults from the guest's size: workload.h)
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -55,11 +60,13 @@
 #include <sys/signalfd.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/sysinfo.h>
 #include <sys/un.h>
 #include <sys/wait.h>
 #include <termios.h>
 
 #include "agentbox-abi.h"
+#include "workload.h"
 
 #define DOCKER_SOCK "/run/docker.sock"
 #define DOCKERD_LOG "/run/dockerd.log"
@@ -98,6 +105,10 @@ struct config {
 	const char *hostname;
 	unsigned long boottimer;
 	enum profile_end profile;
+	/* 0: derived from the guest's size once it is known. */
+	uint64_t workload_mem;
+	uint64_t workload_pids;
+	unsigned int workload_cpus;
 };
 
 struct child {
@@ -273,6 +284,42 @@ static bool parse_bool(const char *val)
 	return strcmp(val, "0") != 0 && strcmp(val, "no") != 0 && strcmp(val, "off") != 0;
 }
 
+/*
+ * A bad limit is the host's mistake, not the sandbox's: say so and use the
+ * default, also over an earlier good value of the same parameter.
+ */
+static bool apply_workload_param(const char *param, const char *val)
+{
+	const char *rule = NULL;
+	unsigned int cpus;
+	uint64_t v;
+
+	if (strcmp(param, "workload_mem") == 0) {
+		if (workload_parse_mem(val, &v)) {
+			v = 0;
+			rule = WORKLOAD_MEM_RULE;
+		}
+		cfg.workload_mem = v;
+	} else if (strcmp(param, "workload_pids") == 0) {
+		if (workload_parse_pids(val, &v)) {
+			v = 0;
+			rule = WORKLOAD_PIDS_RULE;
+		}
+		cfg.workload_pids = v;
+	} else if (strcmp(param, "workload_cpus") == 0) {
+		if (workload_parse_cpus(val, &cpus)) {
+			cpus = 0;
+			rule = WORKLOAD_CPUS_RULE;
+		}
+		cfg.workload_cpus = cpus;
+	} else {
+		return false;
+	}
+	if (rule)
+		say("agentbox.%s=%s: %s; using the default", param, val, rule);
+	return true;
+}
+
 static void apply_param(char *param)
 {
 	char *val = strchr(param, '=');
@@ -300,7 +347,7 @@ static void apply_param(char *param)
 	else if (strcmp(param, "profile") == 0)
 		cfg.profile = strcmp(val, "init") == 0 ? PROFILE_AT_INIT :
 			      parse_bool(val) ? PROFILE_WHEN_BOOTED : PROFILE_OFF;
-	else
+	else if (!apply_workload_param(param, val))
 		say("ignoring unknown parameter agentbox.%s", param);
 }
 
@@ -492,16 +539,33 @@ static int join_cgroup(const char *name)
 	return write_file(path, "0");
 }
 
+static int enable_controllers(const char *dir)
+{
+	static const char *const controllers[] = { "cpu", "cpuset", "io", "memory", "pids" };
+	char enable[16], path[128];
+	size_t i;
+	int err;
+
+	snprintf(path, sizeof(path), "%s/cgroup.subtree_control", dir);
+	for (i = 0; i < sizeof(controllers) / sizeof(controllers[0]); i++) {
+		snprintf(enable, sizeof(enable), "+%s", controllers[i]);
+		err = write_file(path, enable);
+		if (err) {
+			say("enabling the %s cgroup controller in %s: %s", controllers[i],
+			    dir, strerror(-err));
+			return err;
+		}
+	}
+	return 0;
+}
+
 /*
  * cgroup v2's no-internal-process rule: the root may only hand controllers
  * to its children once no process of ours sits in it, so init moves into a
- * leaf first. dockerd then creates /docker/<id> for each container.
+ * leaf first.
  */
 static int delegate_cgroups(void)
 {
-	static const char *const controllers[] = { "cpu", "cpuset", "io", "memory", "pids" };
-	char enable[16];
-	size_t i;
 	int err;
 
 	err = join_cgroup("init.scope");
@@ -509,16 +573,97 @@ static int delegate_cgroups(void)
 		say("moving init to " CGROUP_ROOT "/init.scope: %s", strerror(-err));
 		return err;
 	}
-	for (i = 0; i < sizeof(controllers) / sizeof(controllers[0]); i++) {
-		snprintf(enable, sizeof(enable), "+%s", controllers[i]);
-		err = write_file(CGROUP_ROOT "/cgroup.subtree_control", enable);
-		if (err) {
-			say("enabling the %s cgroup controller: %s", controllers[i],
-			    strerror(-err));
-			return err;
-		}
+	return enable_controllers(CGROUP_ROOT);
+}
+
+static uint64_t read_u64(const char *path, uint64_t fallback)
+{
+	char buf[32] = "";
+	const char *p = buf;
+	uint64_t v;
+	ssize_t n;
+	int fd;
+
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return fallback;
+	n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (n <= 0 || workload_parse_u64(&p, UINT64_MAX, &v))
+		return fallback;
+	return v;
+}
+
+/* What was not asked for on the command line follows the guest's size. */
+static void default_workload_limits(void)
+{
+	uint64_t pid_max, threads_max;
+	struct sysinfo si;
+	long ncpu;
+
+	/* Never 0 for memory.max, which would leave the workload nothing. */
+	if (!cfg.workload_mem)
+		cfg.workload_mem = sysinfo(&si) == 0 ?
+				   workload_default_mem((uint64_t)si.totalram * si.mem_unit) :
+				   UINT64_MAX;
+	if (!cfg.workload_pids) {
+		pid_max = read_u64("/proc/sys/kernel/pid_max", WORKLOAD_PIDS_MAX);
+		threads_max = read_u64("/proc/sys/kernel/threads-max", WORKLOAD_PIDS_MAX);
+		cfg.workload_pids = workload_default_pids(pid_max < threads_max ?
+							  pid_max : threads_max);
 	}
-	return 0;
+	if (!cfg.workload_cpus) {
+		ncpu = sysconf(_SC_NPROCESSORS_ONLN);
+		cfg.workload_cpus = workload_default_cpus(ncpu > 0 ? ncpu : 1);
+	}
+}
+
+static __attribute__((format(printf, 2, 3))) int write_limit(const char *file,
+								const char *fmt, ...)
+{
+	char path[128], value[48];
+	va_list ap;
+	int err;
+
+	snprintf(path, sizeof(path), WORKLOAD_CGROUP_DIR "/%s", file);
+	va_start(ap, fmt);
+	vsnprintf(value, sizeof(value), fmt, ap);
+	va_end(ap);
+	err = write_file(path, value);
+	if (err)
+		say("%s %s: %s", path, value, strerror(-err));
+	return err;
+}
+
+/*
+ * The daemons stay outside the workload: whatever the workload does with
+ * memory, processes or CPU, dockerd and the agent keep theirs. No swap, so
+ * a workload over its memory meets the OOM killer inside its own cgroup.
+ * A limit that cannot be set leaves the sandbox usable, and says so.
+ */
+static int limit_workload(void)
+{
+	unsigned int quota;
+	int err;
+
+	default_workload_limits();
+	if (mkdir(WORKLOAD_CGROUP_DIR, 0755) < 0 && errno != EEXIST) {
+		err = -errno;
+		say(WORKLOAD_CGROUP_DIR ": %s", strerror(errno));
+		return err;
+	}
+	quota = cfg.workload_cpus * (WORKLOAD_CPU_PERIOD_US / WORKLOAD_CPU_SCALE);
+	write_limit("memory.max", "%llu", (unsigned long long)cfg.workload_mem);
+	if (access(WORKLOAD_CGROUP_DIR "/memory.swap.max", F_OK) == 0)
+		write_limit("memory.swap.max", "0");
+	write_limit("pids.max", "%llu", (unsigned long long)cfg.workload_pids);
+	write_limit("cpu.max", "%u %u", quota, WORKLOAD_CPU_PERIOD_US);
+	say("workload limits: memory %lluM, %llu processes, %u.%02u CPUs",
+	    (unsigned long long)(cfg.workload_mem >> 20),
+	    (unsigned long long)cfg.workload_pids,
+	    cfg.workload_cpus / WORKLOAD_CPU_SCALE, cfg.workload_cpus % WORKLOAD_CPU_SCALE);
+	/* runc enables these for its containers itself; the agent's need them. */
+	return enable_controllers(WORKLOAD_CGROUP_DIR);
 }
 
 static int bring_up_loopback(void)
@@ -620,6 +765,8 @@ static void start_dockerd(struct supervisor *sv)
 		"--exec-root=/run/docker",
 		"--pidfile=/run/docker.pid",
 		"--storage-driver=overlay2",
+		/* Containers go under the workload's limits (cgroupfs driver). */
+		"--cgroup-parent=" WORKLOAD_CGROUP,
 		"--log-level=warn",
 		NULL,
 	};
@@ -1127,6 +1274,8 @@ int main(void)
 	mark_phase(PHASE_ROOTFS);
 	if (delegate_cgroups())
 		fatal("cannot delegate cgroup controllers");
+	if (limit_workload())
+		fatal("cannot create the workload cgroup " WORKLOAD_CGROUP_DIR);
 	mark_phase(PHASE_CGROUPS);
 	err = set_identity();
 	if (err)

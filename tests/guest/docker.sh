@@ -40,6 +40,18 @@ check "dockerd answers on /run/docker.sock" "linux" \
 check "no TCP listener" "" awk '$4 == "0A"' /proc/net/tcp /proc/net/tcp6
 check "dockerd is protected from the OOM killer" "-1000" \
 	sh -c 'cat /proc/$(pidof dockerd)/oom_score_adj'
+# The defaults of a 2-vCPU guest (initramfs/workload.h): 0.9 of each vCPU,
+# RAM less 192M and a sixteenth (memory.max keeps whole pages), the
+# kernel's process limit less 1024.
+check "default workload limits leave room for the daemons" "180000 100000 memory pids" \
+	sh -c 'cd /sys/fs/cgroup/workload
+		read -r _ kb _ </proc/meminfo
+		ram=$((kb * 1024)) mem=$(cat memory.max) pids=$(cat pids.max)
+		max=$(cat /proc/sys/kernel/pid_max) threads=$(cat /proc/sys/kernel/threads-max)
+		[ "$threads" -lt "$max" ] && max=$threads
+		[ "$mem" -eq $(((ram - (192 << 20) - ram / 16) / 4096 * 4096)) ] && m=memory
+		[ "$pids" -eq $((max - 1024)) ] && p=pids
+		echo $(cat cpu.max) ${m:-memory:$mem:of:$ram} ${p:-pids:$pids:of:$max}'
 check "the init marks dockerd ready for the agent" "ready" \
 	sh -c 'test -e /run/agentbox/dockerd-ready && echo ready'
 check "docker info: overlay2 on cgroup v2" "overlay2 2" \

@@ -6,6 +6,7 @@
 
 #include "check.h"
 #include "options.h"
+#include "workload.h"
 
 #define SUITE	"options"
 #define MAX_ARGS	64
@@ -166,6 +167,26 @@ static const struct bad_case bad_cases[] = {
 	{ { "--kernel", "k", "--disk", ",ro" }, "--disk ,ro: no file name" },
 	{ { "--kernel", "k", "--console", "a", "--console", "b" },
 	  "--console b: given more than once" },
+	{ { "--kernel", "k", "--workload-mem", "8M" },
+	  "--workload-mem 8M: not a size of at least 16M (like 256M or 2G)" },
+	{ { "--kernel", "k", "--workload-mem", "1T" },
+	  "--workload-mem 1T: not a size of at least 16M (like 256M or 2G)" },
+	{ { "--kernel", "k", "--workload-mem", "1G" },
+	  "--workload-mem 1G: more than --mem 512M" },
+	{ { "--kernel", "k", "--workload-pids", "15" },
+	  "--workload-pids 15: not a number from 16 to 4194304" },
+	{ { "--kernel", "k", "--workload-pids", "4194305" },
+	  "--workload-pids 4194305: not a number from 16 to 4194304" },
+	{ { "--kernel", "k", "--workload-pids", "+100" },
+	  "--workload-pids +100: not a number from 16 to 4194304" },
+	{ { "--kernel", "k", "--workload-cpus", "0" },
+	  "--workload-cpus 0: not a number of CPUs from 0.01 to 1024 (like 1.5)" },
+	{ { "--kernel", "k", "--workload-cpus", "0.125" },
+	  "--workload-cpus 0.125: not a number of CPUs from 0.01 to 1024 (like 1.5)" },
+	{ { "--kernel", "k", "--workload-cpus", "1.5" },
+	  "--workload-cpus 1.5: more than the 1 vCPUs of --cpus" },
+	{ { "--kernel", "k", "--workload-pids", "64", "--workload-pids", "65" },
+	  "--workload-pids 65: given more than once" },
 };
 
 static void test_bad(struct check *c)
@@ -188,6 +209,82 @@ static void test_bad(struct check *c)
 		if (!CHECK_STR(c, why, b->why))
 			return;
 	}
+}
+
+/* The limits go on the kernel command line, before the user's own part. */
+static void test_workload_options(struct check *c)
+{
+	if (!CHECK_INT(c, parse("--kernel", "k", "--mem", "1G", "--cpus", "2",
+				"--workload-mem", "256M", "--workload-pids=200",
+				"--workload-cpus", "1.5", "--cmdline", "quiet", NULL), 0)) {
+		check_fail(c, "%s", why);
+		return;
+	}
+	CHECK_STR(c, o.cmdline, "agentbox.workload_mem=256M agentbox.workload_pids=200 "
+		  "agentbox.workload_cpus=1.5 quiet");
+	CHECK_INT(c, parse("--kernel", "k", "--workload-cpus", "0.5", NULL), 0);
+	CHECK_STR(c, o.cmdline, "agentbox.workload_cpus=0.5");
+	/* Equal to the machine is allowed: no room kept, as asked. */
+	CHECK_INT(c, parse("--kernel", "k", "--workload-mem", "512M",
+			   "--workload-cpus", "1", NULL), 0);
+	CHECK_INT(c, parse("--kernel", "k", "--cmdline", "quiet", NULL), 0);
+	CHECK_STR(c, o.cmdline, "quiet");
+	CHECK_INT(c, parse_restore("/snap", "--workload-mem", "64M", NULL), -EINVAL);
+	CHECK_STR(c, why, "--workload-mem: not for a restore, which takes the machine from the snapshot");
+}
+
+/* The parsers the guest's init uses too (initramfs/workload.h). */
+static void test_workload_parsers(struct check *c)
+{
+	unsigned int cpus = 0;
+	uint64_t v = 0;
+
+	CHECK_INT(c, workload_parse_mem("256M", &v), 0);
+	CHECK_U64(c, v, 256ULL << 20);
+	CHECK_INT(c, workload_parse_mem("64", &v), 0);
+	CHECK_U64(c, v, 64ULL << 20);
+	CHECK_INT(c, workload_parse_mem("16384k", &v), 0);
+	CHECK_U64(c, v, 16ULL << 20);
+	CHECK_INT(c, workload_parse_mem("2g", &v), 0);
+	CHECK_U64(c, v, 2ULL << 30);
+	CHECK_INT(c, workload_parse_mem("16383K", &v), -EINVAL);
+	CHECK_INT(c, workload_parse_mem("", &v), -EINVAL);
+	CHECK_INT(c, workload_parse_mem("1MB", &v), -EINVAL);
+	CHECK_INT(c, workload_parse_mem(" 1G", &v), -EINVAL);
+	CHECK_INT(c, workload_parse_mem("18446744073709551615", &v), -EINVAL);
+	CHECK_INT(c, workload_parse_mem("18446744073709551616K", &v), -EINVAL);
+	CHECK_INT(c, workload_parse_pids("16", &v), 0);
+	CHECK_U64(c, v, 16);
+	CHECK_INT(c, workload_parse_pids("4194304", &v), 0);
+	CHECK_INT(c, workload_parse_pids("100 ", &v), -EINVAL);
+	CHECK_INT(c, workload_parse_pids("-16", &v), -EINVAL);
+	CHECK_INT(c, workload_parse_cpus("1.5", &cpus), 0);
+	CHECK_INT(c, cpus, 150);
+	CHECK_INT(c, workload_parse_cpus("0.05", &cpus), 0);
+	CHECK_INT(c, cpus, 5);
+	CHECK_INT(c, workload_parse_cpus("2", &cpus), 0);
+	CHECK_INT(c, cpus, 200);
+	CHECK_INT(c, workload_parse_cpus("1024.00", &cpus), 0);
+	CHECK_INT(c, cpus, 102400);
+	CHECK_INT(c, workload_parse_cpus("1024.01", &cpus), -EINVAL);
+	CHECK_INT(c, workload_parse_cpus("0.00", &cpus), -EINVAL);
+	CHECK_INT(c, workload_parse_cpus("1.", &cpus), -EINVAL);
+	CHECK_INT(c, workload_parse_cpus(".5", &cpus), -EINVAL);
+	CHECK_INT(c, workload_parse_cpus("1,5", &cpus), -EINVAL);
+	CHECK_INT(c, workload_parse_cpus("99999999999999999999", &cpus), -EINVAL);
+}
+
+static void test_workload_defaults(struct check *c)
+{
+	/* 2 GiB: 192M and 128M stay with the daemons and the kernel. */
+	CHECK_U64(c, workload_default_mem(2048ULL << 20), 1728ULL << 20);
+	CHECK_U64(c, workload_default_mem(512ULL << 20), 288ULL << 20);
+	/* A tiny guest still gives its workload a quarter. */
+	CHECK_U64(c, workload_default_mem(128ULL << 20), 32ULL << 20);
+	CHECK_U64(c, workload_default_pids(16384), 15360);
+	CHECK_U64(c, workload_default_pids(100), WORKLOAD_PIDS_FLOOR);
+	CHECK_INT(c, workload_default_cpus(1), 90);
+	CHECK_INT(c, workload_default_cpus(4), 360);
 }
 
 static void test_snapshot_options(struct check *c)
@@ -311,6 +408,9 @@ int main(void)
 	RUN(SUITE, test_bad);
 	RUN(SUITE, test_too_many_disks);
 	RUN(SUITE, test_snapshot_options);
+	RUN(SUITE, test_workload_options);
+	RUN(SUITE, test_workload_parsers);
+	RUN(SUITE, test_workload_defaults);
 	RUN(SUITE, test_restore);
 	RUN(SUITE, test_jail);
 	RUN(SUITE, test_jail_bad);
