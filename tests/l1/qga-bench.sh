@@ -35,8 +35,8 @@ qb_once_ms() {
 	"$qb_qb" time 1 "$@" | sed -n 's/^p50_ms=\([0-9.]*\) .*/\1/p'
 }
 
-qb_agentbox() {
-	sock=/tmp/qb-agent.sock
+# qb_agentbox_up: boot the loader's VM; 0 once its agent answers.
+qb_agentbox_up() {
 	rm -f $sock
 	timeout -s KILL 1800 "$job/agentbox" run --console /tmp/qb-agentbox.log \
 		--kernel "$job/vmlinux" --initrd "$job/initramfs.cpio" --disk "$qb_root",ro \
@@ -49,10 +49,18 @@ qb_agentbox() {
 		if [ $i -ge 300 ] || ! kill -0 $qb_vm 2>/dev/null; then
 			echo "bench-exec: agentbox: no answer from the agent; $(tail -n 1 /tmp/qb-agentbox.log)"
 			kill $qb_vm 2>/dev/null
-			return
+			wait $qb_vm 2>/dev/null
+			return 1
 		fi
 		sleep 1
 	done
+}
+
+# An L2 here now and then triple-faults at boot (tests.sh's l2()): a
+# second boot is allowed, as there.
+qb_agentbox() {
+	sock=/tmp/qb-agent.sock
+	qb_agentbox_up || qb_agentbox_up || return
 	lat=$("$qb_qb" time "$qb_runs" "$job/agentbox" exec vsock:$sock -- true)
 	ms=$(qb_once_ms sh -c "'$job/agentbox' exec vsock:$sock -- head -c $qb_stream /dev/zero >/dev/null")
 	stream=$(qb_ms2mibps $qb_stream "$ms")
@@ -74,9 +82,9 @@ qb_stop() {
 	wait $qb_vm 2>/dev/null
 }
 
-qb_qemu() {
+# qb_qemu_up: boot QEMU's VM with qemu-ga; 0 once it answers.
+qb_qemu_up() {
 	q=$job/qemu
-	sock=/tmp/qb-qga.sock
 	rm -f $sock
 	# shellcheck disable=SC2086 # qb_accel is several arguments
 	timeout -s KILL 1800 "$q/lib/ld-linux-x86-64.so.2" --library-path "$q/lib" \
@@ -91,7 +99,7 @@ qb_qemu() {
 		-chardev socket,id=qga,path=$sock,server=on,wait=off \
 		-device virtserialport,chardev=qga,name=org.qemu.guest_agent.0 \
 		-append "console=ttyS0 reboot=t panic=-1 acpi=off agentbox.docker=0 agentbox.qga=1" \
-		-serial file:/tmp/qb-qemu.log </dev/null 2>/tmp/qb-qemu.err &
+		-serial file:/tmp/qb-qemu.log </dev/null 2>>/tmp/qb-qemu.err &
 	qb_vm=$!
 	i=0
 	until "$qb_qb" wait $sock 5 2>/dev/null; do
@@ -99,9 +107,15 @@ qb_qemu() {
 		if [ $i -ge 60 ] || ! kill -0 $qb_vm 2>/dev/null; then
 			echo "bench-exec: qemu-ga: no answer; $(tail -n 1 /tmp/qb-qemu.err)"
 			kill $qb_vm 2>/dev/null
-			return
+			wait $qb_vm 2>/dev/null
+			return 1
 		fi
 	done
+}
+
+qb_qemu() {
+	sock=/tmp/qb-qga.sock
+	qb_qemu_up || qb_qemu_up || return
 	lat=$("$qb_qb" time "$qb_runs" "$qb_qb" exec $sock /bin/true)
 	conn=$("$qb_qb" loop $sock "$qb_runs" /bin/true)
 	stream=$("$qb_qb" stream $sock $qb_stream | sed -n 's/^mibps=//p')
