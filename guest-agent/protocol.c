@@ -239,19 +239,24 @@ int proto_hello_encode(struct proto_buf *b, uint32_t revision)
 	return b->bad ? -E2BIG : 0;
 }
 
-/* An agent of the first release answers the magic alone: revision 0. */
+/*
+ * An agent of the first release answers the magic alone: revision 0. Later
+ * revisions may append fields after the revision, which a reader that
+ * does not know them skips, so this is the one payload that need not
+ * decode exactly.
+ */
 int proto_hello_decode(const uint8_t *p, size_t len, uint32_t *revision)
 {
 	struct proto_cursor c = { .p = p, .len = len };
 
 	*revision = 0;
-	if (len != PROTO_HELLO_SIZE && len != PROTO_HELLO_REV_SIZE)
+	if (len != PROTO_HELLO_SIZE && len < PROTO_HELLO_REV_SIZE)
 		return -EBADMSG;
 	if (proto_get_u32(&c) != PROTO_MAGIC)
 		return -EBADMSG;
-	if (len == PROTO_HELLO_REV_SIZE)
+	if (len >= PROTO_HELLO_REV_SIZE)
 		*revision = proto_get_u32(&c);
-	return proto_cursor_done(&c) ? 0 : -EBADMSG;
+	return c.bad ? -EBADMSG : 0;
 }
 
 /* The same packing as EXEC's size, so 0 means "unknown" in both. */

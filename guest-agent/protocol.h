@@ -90,7 +90,8 @@ struct proto_exec {
 	char strings[PROTO_PAYLOAD_MAX + 2 * PROTO_ARGS_MAX + 1];
 };
 
-/* HELLO: u32 magic, and from the agent, u32 revision (0 when absent). */
+/* HELLO: u32 magic, and from the agent, u32 revision (0 when absent) and
+ * whatever later revisions append. */
 #define PROTO_HELLO_SIZE	4
 #define PROTO_HELLO_REV_SIZE	8
 /* WINSIZE: one u32, nothing else. */

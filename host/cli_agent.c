@@ -103,7 +103,7 @@ static int signal_fd(void)
  * agentbox restores it: the normal return, and the signals below, whose
  * handler restores it and then dies of the signal as if never caught.
  */
-static int raw_fd = -1;
+static volatile sig_atomic_t raw_fd = -1;
 static struct termios saved_mode;
 static const int tty_fatal_signals[] = { SIGINT, SIGTERM, SIGHUP, SIGQUIT };
 

@@ -41,7 +41,7 @@ static void payload(const struct proto_hdr *h, const uint8_t *p)
 	 * agent's, with its revision. */
 	case P_HELLO:
 		if (proto_hello_decode(p, h->len, &rev) == 0 &&
-		    h->len != PROTO_HELLO_SIZE && h->len != PROTO_HELLO_REV_SIZE)
+		    h->len != PROTO_HELLO_SIZE && h->len < PROTO_HELLO_REV_SIZE)
 			__builtin_trap();
 		break;
 	case P_WINSIZE:
