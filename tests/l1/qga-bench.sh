@@ -7,8 +7,9 @@
 #              client doing guest-exec, then guest-exec-status until it
 #              has exited (polled back to back: qemu-ga's best case)
 # Both one-shot clients are timed alike by qga-bench, launch to exit. The
-# qemu-ga client is a static C program, as small as ours. Also qemu-ga on
-# one long-lived connection (how libvirt drives it), exec stdout streaming
+# qemu-ga client is a static C program, as small as ours. Also both on one
+# long-lived connection (how libvirt drives qemu-ga; agent-loop for ours),
+# exec stdout streaming
 # (qemu-ga only returns captured output whole, base64 in one reply, up to
 # 16 MiB) and file copies (guest-file-write/read, base64 in 1 MiB
 # requests). Prints "bench:" lines for tests/loader-l1.test's table;
@@ -62,6 +63,7 @@ qb_agentbox() {
 	sock=/tmp/qb-agent.sock
 	qb_agentbox_up || qb_agentbox_up || return
 	lat=$("$qb_qb" time "$qb_runs" "$job/agentbox" exec vsock:$sock -- true)
+	conn=$("$job/agent-loop" vsock:$sock "$qb_runs")
 	ms=$(qb_once_ms sh -c "'$job/agentbox' exec vsock:$sock -- head -c $qb_stream /dev/zero >/dev/null")
 	stream=$(qb_ms2mibps $qb_stream "$ms")
 	ms=$(qb_once_ms "$job/agentbox" cp vsock:$sock /tmp/qb-file :/tmp/qb-file)
@@ -69,7 +71,7 @@ qb_agentbox() {
 	ms=$(qb_once_ms "$job/agentbox" cp vsock:$sock :/tmp/qb-file /tmp/qb-back)
 	get=$(qb_ms2mibps $qb_copy "$ms")
 	cmp -s /tmp/qb-file /tmp/qb-back || get="?"
-	echo "bench: agentbox $(echo "$lat" | sed 's/p50_ms=/exec_p50_ms=/; s/p99_ms=/exec_p99_ms=/') stream_mibps=$stream put_mibps=$put get_mibps=$get exec_runs=$qb_runs"
+	echo "bench: agentbox $(echo "$lat" | sed 's/p50_ms=/exec_p50_ms=/; s/p99_ms=/exec_p99_ms=/') $(echo "$conn" | sed 's/p50_ms=/exec_conn_p50_ms=/; s/p99_ms=/exec_conn_p99_ms=/') stream_mibps=$stream put_mibps=$put get_mibps=$get exec_runs=$qb_runs"
 	timeout -s KILL 60 "$job/agentbox" shutdown vsock:$sock >/dev/null 2>&1
 	qb_stop
 }
