@@ -34,6 +34,7 @@ struct channel {
 	bool in_eof;		/* EOF_IN received */
 	uint32_t out_credit;
 	pid_t pid;
+	bool tty;		/* EXEC: in_fd and out_fd are its pty's master */
 	bool reaped;
 	int status;
 	struct sha256 hash;

@@ -191,15 +191,18 @@ static struct channel *find_chan(struct conn *c, uint32_t id)
 	return NULL;
 }
 
+/* The answer tells the client which later frames (WINSIZE) it may send. */
 static int hello(struct conn *c, const struct proto_hdr *h, const uint8_t *p)
 {
-	struct proto_cursor cur = { .p = p, .len = h->len };
+	uint8_t buf[PROTO_HELLO_REV_SIZE];
+	struct proto_buf b = { .p = buf, .cap = sizeof(buf) };
+	uint32_t client_rev;
 
-	if (h->type != P_HELLO || h->channel || proto_get_u32(&cur) != PROTO_MAGIC ||
-	    !proto_cursor_done(&cur))
+	if (h->type != P_HELLO || h->channel || proto_hello_decode(p, h->len, &client_rev))
 		return -EBADMSG;
 	c->greeted = true;
-	return wire_send_u32(&c->wire, P_HELLO, 0, PROTO_MAGIC);
+	proto_hello_encode(&b, PROTO_REVISION);
+	return wire_send(&c->wire, P_HELLO, 0, buf, b.len);
 }
 
 static int dispatch(struct conn *c, const struct proto_hdr *h, const uint8_t *p)
@@ -228,6 +231,7 @@ static int dispatch(struct conn *c, const struct proto_hdr *h, const uint8_t *p)
 	case P_WINDOW:
 	case P_SIGNAL:
 	case P_CLOSE:
+	case P_WINSIZE:
 		ch = find_chan(c, h->channel);
 		/* Frames may cross an EXIT already sent; they are moot. */
 		return ch ? chan_frame(c, ch, h, p) : 0;

@@ -33,6 +33,10 @@ struct entropy_input {
 	uint8_t buf[PROTO_SEED_SIZE];
 };
 
+/* A terminal size of 0 on the wire means the host does not know one. */
+#define TTY_ROWS_DEFAULT	24
+#define TTY_COLS_DEFAULT	80
+
 extern char **environ;
 
 static int write_text(const char *path, const char *text)
@@ -184,13 +188,17 @@ fail:
 /* The guest-side ends: fds[] for the child, the rest kept in ch. */
 static int exec_fds(struct channel *ch, const struct proto_exec *e, int fds[3])
 {
-	struct winsize ws = { .ws_row = e->rows ?: 24, .ws_col = e->cols ?: 80 };
+	struct winsize ws = {
+		.ws_row = e->rows ?: TTY_ROWS_DEFAULT,
+		.ws_col = e->cols ?: TTY_COLS_DEFAULT,
+	};
 	int in[2], out[2], err[2], master, slave;
 
 	if (e->flags & PROTO_EXEC_TTY) {
 		if (openpty(&master, &slave, NULL, NULL, &ws) < 0)
 			return -errno;
 		fcntl(master, F_SETFD, FD_CLOEXEC);
+		ch->tty = true;
 		ch->in_fd = master;
 		ch->out_fd = fcntl(master, F_DUPFD_CLOEXEC, 0);
 		fds[0] = fds[1] = fds[2] = slave;
@@ -489,6 +497,26 @@ static int eof_in(struct channel *ch, const uint8_t *p, size_t len)
 	return 0;
 }
 
+/*
+ * The kernel sends the command's foreground group SIGWINCH. Either master
+ * fd will do; once both are closed the command's output is over and a
+ * late size is moot.
+ */
+static int winsize(struct channel *ch, const uint8_t *p, size_t len)
+{
+	struct winsize ws = { 0 };
+	int fd = ch->out_fd >= 0 ? ch->out_fd : ch->in_fd;
+
+	if (ch->kind != CHAN_EXEC || !ch->tty ||
+	    proto_winsize_decode(p, len, &ws.ws_row, &ws.ws_col))
+		return -EBADMSG;
+	ws.ws_row = ws.ws_row ?: TTY_ROWS_DEFAULT;
+	ws.ws_col = ws.ws_col ?: TTY_COLS_DEFAULT;
+	if (fd >= 0)
+		ioctl(fd, TIOCSWINSZ, &ws);
+	return 0;
+}
+
 /* 0, or -errno when the peer broke the protocol on this channel. */
 int chan_frame(struct conn *c, struct channel *ch, const struct proto_hdr *h,
 	       const uint8_t *p)
@@ -504,6 +532,8 @@ int chan_frame(struct conn *c, struct channel *ch, const struct proto_hdr *h,
 	case P_CLOSE:
 		chan_free(c, ch);
 		return 0;
+	case P_WINSIZE:
+		return winsize(ch, p, h->len);
 	}
 	v = proto_get_u32(&cur);
 	if (!proto_cursor_done(&cur))

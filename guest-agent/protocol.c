@@ -36,7 +36,7 @@ void proto_hdr_encode(uint8_t out[PROTO_HDR_SIZE], const struct proto_hdr *h)
 bool proto_type_known(unsigned int type)
 {
 	return type == P_HELLO || (type >= P_EXEC && type <= P_RESTORED) ||
-	       (type >= P_DATA_IN && type <= P_OPENED);
+	       (type >= P_DATA_IN && type <= P_WINSIZE);
 }
 
 /* -EPROTO for a bad version, -EMSGSIZE for a payload over the limit,
@@ -227,6 +227,56 @@ int proto_path_decode(const uint8_t *p, size_t len, uint32_t *mode,
 	}
 	if (proto_get_str(&c, path, cap) || !proto_cursor_done(&c) || !path[0])
 		return -EBADMSG;
+	return 0;
+}
+
+/* A revision of 0 is the first release's HELLO: the magic alone. */
+int proto_hello_encode(struct proto_buf *b, uint32_t revision)
+{
+	proto_put_u32(b, PROTO_MAGIC);
+	if (revision)
+		proto_put_u32(b, revision);
+	return b->bad ? -E2BIG : 0;
+}
+
+/*
+ * An agent of the first release answers the magic alone: revision 0. Later
+ * revisions may append fields after the revision, which a reader that
+ * does not know them skips, so this is the one payload that need not
+ * decode exactly.
+ */
+int proto_hello_decode(const uint8_t *p, size_t len, uint32_t *revision)
+{
+	struct proto_cursor c = { .p = p, .len = len };
+
+	*revision = 0;
+	if (len != PROTO_HELLO_SIZE && len < PROTO_HELLO_REV_SIZE)
+		return -EBADMSG;
+	if (proto_get_u32(&c) != PROTO_MAGIC)
+		return -EBADMSG;
+	if (len >= PROTO_HELLO_REV_SIZE)
+		*revision = proto_get_u32(&c);
+	return c.bad ? -EBADMSG : 0;
+}
+
+/* The same packing as EXEC's size, so 0 means "unknown" in both. */
+int proto_winsize_encode(struct proto_buf *b, uint16_t rows, uint16_t cols)
+{
+	proto_put_u32(b, (uint32_t)rows << 16 | cols);
+	return b->bad ? -E2BIG : 0;
+}
+
+int proto_winsize_decode(const uint8_t *p, size_t len, uint16_t *rows,
+			 uint16_t *cols)
+{
+	struct proto_cursor c = { .p = p, .len = len };
+	uint32_t size;
+
+	if (len != PROTO_WINSIZE_SIZE)
+		return -EBADMSG;
+	size = proto_get_u32(&c);
+	*rows = size >> 16;
+	*cols = size & 0xffff;
 	return 0;
 }
 

@@ -14,6 +14,12 @@
 #define PROTO_VSOCK_PORT	1024
 #define PROTO_VERSION		1
 #define PROTO_MAGIC		0x58424741u	/* "AGBX" in HELLO */
+/*
+ * What this side of version 1 understands beyond its first release, told
+ * in the agent's HELLO answer (PROTOCOL.md, "Versions"). 1: WINSIZE.
+ */
+#define PROTO_REVISION		1
+#define PROTO_REVISION_WINSIZE	1
 #define PROTO_HDR_SIZE		12
 #define PROTO_PAYLOAD_MAX	65536u
 /* Data frames carry at most this much, so control frames are never stuck
@@ -55,6 +61,7 @@ enum proto_type {
 	P_ERROR		= 0x29,	/* u32 errno, str message; channel 0: fatal */
 	P_CLOSE		= 0x2a,	/* client abandons the channel */
 	P_OPENED	= 0x2b,	/* u32 mode, u64 size (GET), or u32 pid, u64 0 */
+	P_WINSIZE	= 0x2c,	/* u32 rows << 16 | cols of an EXEC's terminal */
 };
 
 enum proto_exit_how {
@@ -82,6 +89,13 @@ struct proto_exec {
 	char *envp[PROTO_ARGS_MAX + 1];
 	char strings[PROTO_PAYLOAD_MAX + 2 * PROTO_ARGS_MAX + 1];
 };
+
+/* HELLO: u32 magic, and from the agent, u32 revision (0 when absent) and
+ * whatever later revisions append. */
+#define PROTO_HELLO_SIZE	4
+#define PROTO_HELLO_REV_SIZE	8
+/* WINSIZE: one u32, nothing else. */
+#define PROTO_WINSIZE_SIZE	4
 
 /* RESTORED: the host's CLOCK_REALTIME and fresh random bytes. */
 struct proto_restored {
@@ -123,6 +137,11 @@ int proto_exec_encode(struct proto_buf *b, uint32_t flags, uint16_t rows,
 int proto_exec_decode(const uint8_t *p, size_t len, struct proto_exec *e);
 int proto_path_decode(const uint8_t *p, size_t len, uint32_t *mode,
 		      bool with_mode, char *path, size_t cap);
+int proto_hello_encode(struct proto_buf *b, uint32_t revision);
+int proto_hello_decode(const uint8_t *p, size_t len, uint32_t *revision);
+int proto_winsize_encode(struct proto_buf *b, uint16_t rows, uint16_t cols);
+int proto_winsize_decode(const uint8_t *p, size_t len, uint16_t *rows,
+			 uint16_t *cols);
 int proto_restored_encode(struct proto_buf *b, const struct proto_restored *r);
 int proto_restored_decode(const uint8_t *p, size_t len, struct proto_restored *r);
 

@@ -154,7 +154,6 @@ static int flush_all(struct agent_session *s, int64_t deadline)
 
 static int hello(struct agent_session *s, int64_t deadline)
 {
-	struct proto_cursor cur;
 	const uint8_t *p;
 	struct proto_hdr h;
 	int n, err;
@@ -182,13 +181,13 @@ static int hello(struct agent_session *s, int64_t deadline)
 			    now_ms() >= deadline)
 				return err;
 		}
-		cur = (struct proto_cursor){ .p = p, .len = h.len };
 		if (h.type == P_HELLO && h.channel == 0)
 			break;
 		wire_consume(&s->wire);
 	}
+	err = proto_hello_decode(p, h.len, &s->revision) ? -EPROTO : 0;
 	wire_consume(&s->wire);
-	return proto_get_u32(&cur) == PROTO_MAGIC ? 0 : -EPROTO;
+	return err;
 }
 
 /* Takes FD; greets the agent within TIMEOUT_MS. */
@@ -290,18 +289,21 @@ static struct agent_chan *open_chan(struct agent_session *s, struct agent_chan *
 	return ch;
 }
 
+/* ROWS and COLS size a TTY; 0 leaves the guest's default. */
 struct agent_chan *agent_exec(struct agent_session *s, char *const argv[],
 			      char *const envp[], const char *cwd, bool tty,
+			      uint16_t rows, uint16_t cols,
 			      int in_fd, int out_fd, int err_fd)
 {
 	static uint8_t buf[PROTO_PAYLOAD_MAX];
 	struct proto_buf b = { .p = buf, .cap = sizeof(buf) };
-
 	struct agent_chan *ch;
 
-	if (proto_exec_encode(&b, tty ? PROTO_EXEC_TTY : 0, 0, 0, cwd, argv, envp))
+	if (proto_exec_encode(&b, tty ? PROTO_EXEC_TTY : 0, rows, cols, cwd, argv, envp))
 		return NULL;
 	ch = open_chan(s, chan_new(s, in_fd, out_fd, err_fd), P_EXEC, &b);
+	if (ch)
+		ch->tty = tty;
 	/* No input: the command's stdin reads end-of-file at once. */
 	if (ch && in_fd < 0)
 		wire_send(&s->wire, P_EOF_IN, ch->id, NULL, 0);
@@ -360,6 +362,25 @@ struct agent_chan *agent_request(struct agent_session *s, unsigned int type)
 int agent_signal(struct agent_session *s, struct agent_chan *ch, int sig)
 {
 	return ch->done ? 0 : wire_send_u32(&s->wire, P_SIGNAL, ch->id, sig);
+}
+
+/*
+ * A TTY exec's new terminal size. An agent older than the revision that
+ * added WINSIZE would end the whole session on the frame, so it gets none:
+ * its command keeps the size it started with. -EOPNOTSUPP then.
+ */
+int agent_winsize(struct agent_session *s, struct agent_chan *ch, uint16_t rows,
+		  uint16_t cols)
+{
+	uint8_t buf[PROTO_WINSIZE_SIZE];
+	struct proto_buf b = { .p = buf, .cap = sizeof(buf) };
+
+	if (!ch->tty || s->revision < PROTO_REVISION_WINSIZE)
+		return -EOPNOTSUPP;
+	if (ch->done)
+		return 0;
+	proto_winsize_encode(&b, rows, cols);
+	return wire_send(&s->wire, P_WINSIZE, ch->id, buf, b.len);
 }
 
 /* Forgets CH; a channel still running is closed in the guest too. */

@@ -25,6 +25,7 @@ struct agent_chan {
 	int out_fd;		/* local sink of DATA_OUT, or -1 to discard */
 	int err_fd;		/* local sink of DATA_ERR, or -1 to discard */
 	bool same_fd;		/* in_fd == out_fd, a socket: half-close it */
+	bool tty;		/* an EXEC on a guest pty */
 	bool digest_in;		/* send a SHA-256 with EOF_IN (PUT) */
 	bool in_done;
 	bool out_eof, err_eof;
@@ -46,6 +47,7 @@ struct agent_session {
 	struct wire wire;
 	struct agent_chan *chans[PROTO_CHANNEL_MAX];
 	uint32_t next_id;
+	uint32_t revision;	/* the agent's, from its HELLO */
 	bool broken;
 	char why[AGENT_WHY_MAX];
 };
@@ -56,6 +58,7 @@ void agent_session_free(struct agent_session *s);
 
 struct agent_chan *agent_exec(struct agent_session *s, char *const argv[],
 			      char *const envp[], const char *cwd, bool tty,
+			      uint16_t rows, uint16_t cols,
 			      int in_fd, int out_fd, int err_fd);
 struct agent_chan *agent_put(struct agent_session *s, int local_fd, uint32_t mode,
 			     const char *remote);
@@ -63,6 +66,8 @@ struct agent_chan *agent_get(struct agent_session *s, const char *remote, int lo
 struct agent_chan *agent_forward(struct agent_session *s, const char *remote, int sock_fd);
 struct agent_chan *agent_request(struct agent_session *s, unsigned int type);
 int agent_signal(struct agent_session *s, struct agent_chan *ch, int sig);
+int agent_winsize(struct agent_session *s, struct agent_chan *ch, uint16_t rows,
+		  uint16_t cols);
 void agent_chan_release(struct agent_session *s, struct agent_chan *ch);
 unsigned int agent_chan_count(const struct agent_session *s);
 

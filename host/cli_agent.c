@@ -15,7 +15,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <termios.h>
 #include <unistd.h>
+#include <sys/ioctl.h>
 #include <sys/signalfd.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -31,7 +33,10 @@
 const char cli_agent_usage[] =
 	"  agentbox exec [--tty] [--cwd DIR] [--env K=V]... SOCK -- CMD [ARG]...\n"
 	"      run CMD in the guest; stdio streamed, its exit status (128+N for\n"
-	"      signal N) becomes ours; 125 is a failure of agentbox itself\n"
+	"      signal N) becomes ours; 125 is a failure of agentbox itself.\n"
+	"      --tty: on a guest terminal sized like ours and resized with it;\n"
+	"      our terminal is raw meanwhile (keys such as ^C go to CMD), and\n"
+	"      SIGINT, SIGTERM or SIGHUP end agentbox, and CMD with it\n"
 	"  agentbox cp SOCK LOCAL :REMOTE | agentbox cp SOCK :REMOTE LOCAL\n"
 	"      copy a file in or out, SHA-256 checked, written atomically\n"
 	"  agentbox docker-socket SOCK HOSTPATH\n"
@@ -93,18 +98,112 @@ static int signal_fd(void)
 	return signalfd(-1, &set, SFD_CLOEXEC);
 }
 
-/* Our signals go to the guest command, which decides how to end. */
-static int run_exec(struct agent_session *s, struct agent_chan *ch)
+/*
+ * The user's terminal while an exec --tty has it raw. Everything that ends
+ * agentbox restores it: the normal return, and the signals below, whose
+ * handler restores it and then dies of the signal as if never caught.
+ */
+static volatile sig_atomic_t raw_fd = -1;
+static struct termios saved_mode;
+static const int tty_fatal_signals[] = { SIGINT, SIGTERM, SIGHUP, SIGQUIT };
+
+static void tty_restore(void)
 {
-	struct pollfd sig = { .fd = signal_fd(), .events = POLLIN };
+	if (raw_fd >= 0)
+		tcsetattr(raw_fd, TCSADRAIN, &saved_mode);
+	raw_fd = -1;
+}
+
+/* SA_RESETHAND and SA_NODEFER: the raise() kills at once. */
+static void tty_fatal(int sig)
+{
+	tty_restore();
+	raise(sig);
+}
+
+static int tty_make_raw(int fd)
+{
+	struct sigaction sa = {
+		.sa_handler = tty_fatal,
+		.sa_flags = SA_RESETHAND | SA_NODEFER,
+	};
+	struct termios raw;
+	size_t i;
+
+	if (tcgetattr(fd, &saved_mode) < 0)
+		return -errno;
+	for (i = 0; i < sizeof(tty_fatal_signals) / sizeof(tty_fatal_signals[0]); i++)
+		sigaction(tty_fatal_signals[i], &sa, NULL);
+	raw = saved_mode;
+	cfmakeraw(&raw);
+	raw_fd = fd;
+	if (tcsetattr(fd, TCSADRAIN, &raw) < 0) {
+		raw_fd = -1;
+		return -errno;
+	}
+	return 0;
+}
+
+/* The host terminal whose size the guest's follows: stdin's, else stdout's. */
+static int size_source(void)
+{
+	if (isatty(STDIN_FILENO))
+		return STDIN_FILENO;
+	return isatty(STDOUT_FILENO) ? STDOUT_FILENO : -1;
+}
+
+static void term_size(int fd, uint16_t *rows, uint16_t *cols)
+{
+	struct winsize ws = { 0 };
+
+	if (fd >= 0)
+		ioctl(fd, TIOCGWINSZ, &ws);
+	*rows = ws.ws_row;
+	*cols = ws.ws_col;
+}
+
+/* --tty: only size changes come through the signalfd; see tty_fatal(). */
+static int winch_fd(void)
+{
+	sigset_t set;
+
+	sigemptyset(&set);
+	sigaddset(&set, SIGWINCH);
+	sigprocmask(SIG_BLOCK, &set, NULL);
+	return signalfd(-1, &set, SFD_CLOEXEC);
+}
+
+static void on_signal(struct agent_session *s, struct agent_chan *ch, int sfd)
+{
 	struct signalfd_siginfo si;
+	uint16_t rows, cols;
+
+	if (read(sfd, &si, sizeof(si)) != sizeof(si))
+		return;
+	if (si.ssi_signo != SIGWINCH) {
+		agent_signal(s, ch, si.ssi_signo);
+		return;
+	}
+	term_size(size_source(), &rows, &cols);
+	agent_winsize(s, ch, rows, cols);
+}
+
+/* Without --tty our signals go to the guest command, which decides how
+ * to end; with it, they end us (the guest's terminal takes ^C as a key). */
+static int run_exec(struct agent_session *s, struct agent_chan *ch, bool tty)
+{
+	struct pollfd sig = { .fd = tty ? winch_fd() : signal_fd(), .events = POLLIN };
 
 	while (!agent_chan_finished(ch)) {
-		if (agent_step(s, &sig, sig.fd >= 0, -1))
+		if (agent_step(s, &sig, sig.fd >= 0, -1)) {
+			tty_restore();
 			return fail("exec: %s", s->why);
-		if (sig.revents && read(sig.fd, &si, sizeof(si)) == sizeof(si))
-			agent_signal(s, ch, si.ssi_signo);
+		}
+		if (sig.revents)
+			on_signal(s, ch, sig.fd);
 	}
+	/* Before any message of ours, or it would print raw. */
+	tty_restore();
 	if (ch->err) {
 		pr_err("exec: %s", ch->msg);
 		/* The shell's statuses for "not found" and "cannot run". */
@@ -113,12 +212,33 @@ static int run_exec(struct agent_session *s, struct agent_chan *ch)
 	return exit_status(ch);
 }
 
+/* A terminal on stdin goes raw only once the guest has the command. */
+static int exec_session(struct agent_session *s, char *argv[], char *env[],
+			const char *cwd, bool tty)
+{
+	struct agent_chan *ch;
+	uint16_t rows = 0, cols = 0;
+	int err;
+
+	if (tty)
+		term_size(size_source(), &rows, &cols);
+	ch = agent_exec(s, argv, env, cwd, tty, rows, cols, STDIN_FILENO,
+			STDOUT_FILENO, STDERR_FILENO);
+	if (!ch)
+		return fail("exec: command line over the protocol's limits");
+	if (tty && isatty(STDIN_FILENO)) {
+		err = tty_make_raw(STDIN_FILENO);
+		if (err)
+			pr_warn("exec: cannot make the terminal raw: %s", strerror(-err));
+	}
+	return run_exec(s, ch, tty);
+}
+
 static int cmd_exec(int argc, char *argv[])
 {
 	char *env[ENV_MAX + 1] = { NULL };
 	const char *cwd = "", *spec;
 	struct agent_session *s;
-	struct agent_chan *ch;
 	int i = 1, nenv = 0, rc;
 	bool tty = false;
 
@@ -138,9 +258,7 @@ static int cmd_exec(int argc, char *argv[])
 	s = open_session(spec);
 	if (!s)
 		return CLI_EXIT_FAILED;
-	ch = agent_exec(s, argv + i + 2, env, cwd, tty, STDIN_FILENO, STDOUT_FILENO,
-			STDERR_FILENO);
-	rc = ch ? run_exec(s, ch) : fail("exec: command line over the protocol's limits");
+	rc = exec_session(s, argv + i + 2, env, cwd, tty);
 	agent_session_free(s);
 	return rc;
 }

@@ -34,8 +34,13 @@
  *   agentbox.workload_pids=N       its pids.max
  *   agentbox.workload_cpus=X       its CPU quota in CPUs (1.5)
  *                              (defaults from the guest's size: workload.h)
+ *   agentbox.qga=0|1           start QEMU's guest agent (qemu-ga, from the
+ *                              rootfs) on the virtio-serial port QEMU names
+ *                              org.qemu.guest_agent.0 (default 0): the peer
+ *                              agentboxd is benchmarked against
  */
 #define _GNU_SOURCE
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -109,6 +114,7 @@ struct config {
 	uint64_t workload_mem;
 	uint64_t workload_pids;
 	unsigned int workload_cpus;
+	bool qga;
 };
 
 struct child {
@@ -344,6 +350,8 @@ static void apply_param(char *param)
 		cfg.hostname = val;
 	else if (strcmp(param, "boottimer") == 0)
 		cfg.boottimer = strtoul(val, NULL, 0);
+	else if (strcmp(param, "qga") == 0)
+		cfg.qga = parse_bool(val);
 	else if (strcmp(param, "profile") == 0)
 		cfg.profile = strcmp(val, "init") == 0 ? PROFILE_AT_INIT :
 			      parse_bool(val) ? PROFILE_WHEN_BOOTED : PROFILE_OFF;
@@ -1184,6 +1192,76 @@ static __attribute__((noreturn)) void shut_down(struct supervisor *sv, int sfd)
 	power_off(sv->exit_status);
 }
 
+#define QGA_PORT_NAME "org.qemu.guest_agent.0"
+#define QGA_LOG "/run/qemu-ga.log"
+
+static bool qga_port_named(const char *port)
+{
+	char path[300], name[sizeof(QGA_PORT_NAME) + 1];
+	ssize_t n;
+	int fd;
+
+	snprintf(path, sizeof(path), "/sys/class/virtio-ports/%s/name", port);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return false;
+	n = read(fd, name, sizeof(name));
+	close(fd);
+	/* The name and a newline: sizeof counts one byte for either. */
+	return n == sizeof(QGA_PORT_NAME) && !memcmp(name, QGA_PORT_NAME "\n", n);
+}
+
+/* No udev makes /dev/virtio-ports/NAME: the port is found by its name. */
+static int find_qga_port(char *dev, size_t cap)
+{
+	DIR *dir = opendir("/sys/class/virtio-ports");
+	struct dirent *d;
+	int err = -ENOENT;
+
+	if (!dir)
+		return -ENOENT;
+	while ((d = readdir(dir))) {
+		if (d->d_name[0] != '.' && qga_port_named(d->d_name)) {
+			snprintf(dev, cap, "/dev/%s", d->d_name);
+			err = 0;
+			break;
+		}
+	}
+	closedir(dir);
+	return err;
+}
+
+/*
+ * Started once, unsupervised: it only serves benchmarks. Ports show up
+ * only once the host has announced them on the control queue, after the
+ * device probe, so the port is waited for like a disk.
+ */
+static void start_qga(void)
+{
+	const struct timespec ten_ms = { .tv_nsec = 10000000 };
+	char dev[300];
+	const char *argv[] = { "/usr/sbin/qemu-ga", "--method=virtio-serial",
+			       "--path", dev, "--statedir=/run", NULL };
+	int waited_ms, err;
+	pid_t pid;
+
+	for (waited_ms = 0; waited_ms < DEVICE_WAIT_MS; waited_ms += 10) {
+		err = find_qga_port(dev, sizeof(dev));
+		if (!err)
+			break;
+		nanosleep(&ten_ms, NULL);
+	}
+	if (err) {
+		say("agentbox.qga=1 but no " QGA_PORT_NAME " port; no qemu-ga");
+		return;
+	}
+	pid = spawn(argv, "qemu-ga.scope", QGA_LOG, -1, "-1000");
+	if (pid < 0)
+		say("starting qemu-ga: %s", strerror(-pid));
+	else
+		say("qemu-ga started on %s; its log is " QGA_LOG, dev);
+}
+
 static __attribute__((noreturn)) void supervise(int sfd)
 {
 	struct supervisor sv = {
@@ -1198,6 +1276,8 @@ static __attribute__((noreturn)) void supervise(int sfd)
 	};
 
 	quiet_console();
+	if (cfg.qga)
+		start_qga();
 	if (agentd_fd >= 0)
 		start_agentd(&sv);
 	if (cfg.docker) {

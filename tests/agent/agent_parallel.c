@@ -55,7 +55,7 @@ int main(int argc, char *argv[])
 
 		snprintf(num, sizeof(num), "%u", i);
 		out[i] = memfd_create("out", MFD_CLOEXEC);
-		ch[i] = agent_exec(s, args, NULL, "", false, -1, out[i], -1);
+		ch[i] = agent_exec(s, args, NULL, "", false, 0, 0, -1, out[i], -1);
 		if (!ch[i]) {
 			fprintf(stderr, "agent-parallel: cannot start exec %u\n", i);
 			return 1;

@@ -33,9 +33,22 @@ static void check_restored(const struct proto_restored *r)
 static void payload(const struct proto_hdr *h, const uint8_t *p)
 {
 	struct proto_restored r;
-	uint32_t mode;
+	uint32_t mode, rev;
+	uint16_t rows, cols;
 
 	switch (h->type) {
+	/* Both sides decode a HELLO: the agent the client's, the client the
+	 * agent's, with its revision. */
+	case P_HELLO:
+		if (proto_hello_decode(p, h->len, &rev) == 0 &&
+		    h->len != PROTO_HELLO_SIZE && h->len < PROTO_HELLO_REV_SIZE)
+			__builtin_trap();
+		break;
+	case P_WINSIZE:
+		if (proto_winsize_decode(p, h->len, &rows, &cols) == 0 &&
+		    h->len != PROTO_WINSIZE_SIZE)
+			__builtin_trap();
+		break;
 	case P_EXEC:
 		if (proto_exec_decode(p, h->len, &req) == 0)
 			check_exec();

@@ -297,8 +297,9 @@ static int device_state_seeds(const char *base)
 	return err;
 }
 
-/* An EXEC frame of "sh -c true" in /tmp with one variable, a PUT, and a
- * RESTORED (1700000000 s, a seed of 0x5a bytes). */
+/* An EXEC frame of "sh -c true" in /tmp with one variable, a PUT, a
+ * RESTORED (1700000000 s, a seed of 0x5a bytes), and an agent's HELLO
+ * (revision 1) followed by a WINSIZE of 40 rows, 120 columns. */
 static int agent_protocol_seeds(const char *base)
 {
 	static const uint8_t exec_frame[] = {
@@ -318,6 +319,12 @@ static int agent_protocol_seeds(const char *base)
 		0, 0xf1, 0x53, 0x65, 0, 0, 0, 0, 0, 0, 0, 0,
 		PROTO_SEED_SIZE, 0, 0, 0,
 	};
+	static const uint8_t hello_winsize_frames[] = {
+		8, 0, 0, 0, 1, 0x01, 0, 0, 0, 0, 0, 0,
+		0x41, 0x47, 0x42, 0x58, 1, 0, 0, 0,
+		4, 0, 0, 0, 1, 0x2c, 0, 0, 1, 0, 0, 0,
+		120, 0, 40, 0,
+	};
 	char dir[4096];
 	int err;
 
@@ -330,6 +337,9 @@ static int agent_protocol_seeds(const char *base)
 	if (!err)
 		err = write_file(dir, "restored", restored_frame, sizeof(restored_frame),
 				 NULL, 0);
+	if (!err)
+		err = write_file(dir, "hello-winsize", hello_winsize_frames,
+				 sizeof(hello_winsize_frames), NULL, 0);
 	return err;
 }
 

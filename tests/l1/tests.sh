@@ -241,8 +241,13 @@ step_bench() {
 		i=$((i + 1))
 	done
 }
+# The exec benchmark: agentboxd against QEMU's guest agent.
+step_bench_exec() {
+	. "$job/qga-bench.sh"
+}
 if [ -e "$job/bench" ]; then
 	step bench
+	step bench_exec
 fi
 
 # Every L2's whole console, for the host to keep: the third disk

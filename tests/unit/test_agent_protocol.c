@@ -213,6 +213,83 @@ static void test_restored_truncated(struct check *c)
 			return;
 }
 
+/* The agent's answer carries its revision; the first release's does not. */
+static void test_hello(struct check *c)
+{
+	struct proto_buf b = { .p = payload, .cap = sizeof(payload) };
+	uint32_t rev = 7;
+
+	CHECK_INT(c, proto_hello_encode(&b, 0), 0);
+	CHECK_U64(c, b.len, PROTO_HELLO_SIZE);
+	CHECK_U64(c, get32(payload), PROTO_MAGIC);
+	CHECK_INT(c, proto_hello_decode(payload, b.len, &rev), 0);
+	CHECK_U64(c, rev, 0);
+	b.len = 0;
+	CHECK_INT(c, proto_hello_encode(&b, PROTO_REVISION), 0);
+	CHECK_U64(c, b.len, PROTO_HELLO_REV_SIZE);
+	CHECK_INT(c, proto_hello_decode(payload, b.len, &rev), 0);
+	CHECK_U64(c, rev, PROTO_REVISION);
+	CHECK(c, PROTO_REVISION >= PROTO_REVISION_WINSIZE);
+}
+
+/* A later revision may append fields; a part of the revision may not. */
+static void test_hello_rejects(struct check *c)
+{
+	struct proto_buf b = { .p = payload, .cap = sizeof(payload) };
+	uint32_t rev;
+	size_t len;
+
+	proto_hello_encode(&b, 3);
+	put32(payload + 8, 0xffffffff);
+	for (len = 0; len < PROTO_HELLO_REV_SIZE; len++)
+		if (len != PROTO_HELLO_SIZE &&
+		    !CHECK_INT(c, proto_hello_decode(payload, len, &rev), -EBADMSG))
+			return;
+	CHECK_INT(c, proto_hello_decode(payload, PROTO_HELLO_REV_SIZE + 4, &rev), 0);
+	CHECK_U64(c, rev, 3);
+	put32(payload, PROTO_MAGIC ^ 1);
+	CHECK_INT(c, proto_hello_decode(payload, PROTO_HELLO_SIZE, &rev), -EBADMSG);
+	CHECK_INT(c, proto_hello_decode(payload, PROTO_HELLO_REV_SIZE, &rev), -EBADMSG);
+}
+
+/* WINSIZE packs like EXEC's size: rows in the high half. */
+static void test_winsize(struct check *c)
+{
+	struct proto_buf b = { .p = payload, .cap = sizeof(payload) };
+	uint16_t rows = 1, cols = 1;
+	size_t len;
+
+	CHECK_INT(c, proto_winsize_encode(&b, 40, 120), 0);
+	CHECK_U64(c, b.len, PROTO_WINSIZE_SIZE);
+	CHECK_U64(c, get32(payload), 40u << 16 | 120);
+	CHECK_INT(c, proto_winsize_decode(payload, b.len, &rows, &cols), 0);
+	CHECK_U64(c, rows, 40);
+	CHECK_U64(c, cols, 120);
+	put32(payload, 0xffff0000u);
+	CHECK_INT(c, proto_winsize_decode(payload, 4, &rows, &cols), 0);
+	CHECK_U64(c, rows, 0xffff);
+	CHECK_U64(c, cols, 0);
+	for (len = 0; len <= 8; len++)
+		if (len != PROTO_WINSIZE_SIZE &&
+		    !CHECK_INT(c, proto_winsize_decode(payload, len, &rows, &cols), -EBADMSG))
+			return;
+}
+
+/* A type added in a later revision is known to the header check. */
+static void test_winsize_header(struct check *c)
+{
+	struct proto_hdr h = { .len = 4, .version = PROTO_VERSION, .type = P_WINSIZE,
+			       .channel = 5 }, got;
+	uint8_t raw[PROTO_HDR_SIZE];
+
+	proto_hdr_encode(raw, &h);
+	CHECK_INT(c, proto_hdr_decode(raw, &got), 0);
+	CHECK_U64(c, got.type, P_WINSIZE);
+	h.type = P_WINSIZE + 1;
+	proto_hdr_encode(raw, &h);
+	CHECK_INT(c, proto_hdr_decode(raw, &got), -EBADMSG);
+}
+
 static void hex(const uint8_t *d, char *out)
 {
 	int i;
@@ -343,6 +420,10 @@ int main(void)
 	RUN("agent-protocol", test_restored_bad_seed);
 	RUN("agent-protocol", test_restored_bad_time);
 	RUN("agent-protocol", test_restored_truncated);
+	RUN("agent-protocol", test_hello);
+	RUN("agent-protocol", test_hello_rejects);
+	RUN("agent-protocol", test_winsize);
+	RUN("agent-protocol", test_winsize_header);
 	RUN("agent-protocol", test_sha256_vectors);
 	RUN("agent-protocol", test_wire_byte_at_a_time);
 	RUN("agent-protocol", test_wire_truncated_and_bounded);
