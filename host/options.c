@@ -416,8 +416,6 @@ static int apply(struct run_opts *o, const struct opt_def *d,
 	case OPT_NO_SECCOMP:
 		o->no_seccomp = true;
 		return 0;
-}
-
 	case OPT_WORKLOAD_MEM:
 	case OPT_WORKLOAD_PIDS:
 	case OPT_WORKLOAD_CPUS:
