@@ -5,8 +5,7 @@
 # VMM's user, and a directory that user owns for the console. The L2
 # boots to its rootfs with no job, so it runs until SIGTERM asks it to
 # power off; meanwhile /proc shows the loader's ids, root, no_new_privs
-# and filter. Not wired into tests.sh yet; the step would be
-#   step_hardening() { . "$job/hardening-check.sh"; }
+# and filter.
 # shellcheck shell=sh
 : "${job:=/job}"
 jail=/tmp/jail
