@@ -164,6 +164,10 @@ step_agent() {
 	. "$job/agent-check.sh"
 }
 
+step_attack() {
+	. "$job/attack-check.sh"
+}
+
 step_snapshot() {
 	. "$job/snapshot-check.sh"
 	. "$job/isolation-check.sh"
@@ -179,6 +183,7 @@ step sigterm
 step docker
 step vsock
 step agent
+step attack
 step snapshot
 
 # The benchmark, when make bench-loader puts $job/bench there: the same
