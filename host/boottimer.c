@@ -58,6 +58,15 @@ void boottimer_format(char *buf, size_t size, unsigned int phase, double ms)
 		snprintf(buf, size, "boot phase %u at %.1f ms", phase, ms);
 }
 
+/* Count a guest write; whether it is one of those we still log. */
+static bool count_write(struct boottimer *bt, unsigned long *nth)
+{
+	pthread_mutex_lock(&bt->lock);
+	*nth = ++bt->guest_writes;
+	pthread_mutex_unlock(&bt->lock);
+	return *nth <= BOOTTIMER_LOG_MAX;
+}
+
 /* The guest's write: log it at once, and keep it for the report. */
 static void boottimer_write(void *dev, uint64_t offset, const uint8_t *data,
 			    unsigned int len)
@@ -66,11 +75,16 @@ static void boottimer_write(void *dev, uint64_t offset, const uint8_t *data,
 	double ms = boottimer_ms(bt);
 	char line[64], name[BOOTTIMER_NAME_MAX];
 	const char *phase = boot_phase_name(data[0]);
+	unsigned long nth;
 
 	(void)offset;
 	(void)len;
 	boottimer_format(line, sizeof(line), data[0], ms);
-	pr_info("%s", line);
+	if (count_write(bt, &nth))
+		pr_info("%s", line);
+	else if (nth == BOOTTIMER_LOG_MAX + 1)
+		pr_warn("boot timer: the guest wrote more than %d phases; not logging the rest",
+			BOOTTIMER_LOG_MAX);
 	if (phase)
 		snprintf(name, sizeof(name), "guest %s", phase);
 	else
@@ -100,5 +114,8 @@ void boottimer_report(struct boottimer *bt)
 	}
 	if (bt->lost)
 		pr_info("  (%u later marks not recorded)", bt->lost);
+	if (bt->guest_writes > BOOTTIMER_LOG_MAX)
+		pr_info("  (the guest wrote %lu phases in all)",
+			bt->guest_writes);
 	pthread_mutex_unlock(&bt->lock);
 }

@@ -17,6 +17,12 @@
 
 #define BOOTTIMER_MAX_MARKS	32
 #define BOOTTIMER_NAME_MAX	32
+/*
+ * Guest writes logged before the rest go unlogged: a real init writes a
+ * handful, and a guest writing in a loop must not fill the host's disk
+ * through our stderr.
+ */
+#define BOOTTIMER_LOG_MAX	64
 
 struct boottimer_mark {
 	char name[BOOTTIMER_NAME_MAX];
@@ -30,6 +36,8 @@ struct boottimer {
 	unsigned int nr;
 	/* Marks that did not fit, so the report can say it is partial. */
 	unsigned int lost;
+	/* Every write the guest made, logged or not. */
+	unsigned long guest_writes;
 	/* An eventfd the guest's dockerd-ready phase signals, or -1. */
 	int ready_fd;
 };

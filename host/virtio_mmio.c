@@ -60,16 +60,28 @@ static void raise_isr(struct virtio_mmio *t, uint32_t bit)
 	update_irq(t);
 }
 
+static void log_failure(struct virtio_mmio *t, unsigned int queue,
+			const char *why)
+{
+	t->nr_failures++;
+	if (t->nr_failures <= VIRTIO_MMIO_FAIL_LOG_MAX)
+		pr_warn("virtio-%s at 0x%llx: queue %u: %s; device needs reset",
+			t->ops->name, (unsigned long long)t->addr, queue, why);
+	else if (t->nr_failures == VIRTIO_MMIO_FAIL_LOG_MAX + 1)
+		pr_warn("virtio-%s at 0x%llx: failed %u times; not logging further failures",
+			t->ops->name, (unsigned long long)t->addr,
+			t->nr_failures);
+}
+
 /*
  * The driver broke the device's view of a queue. Stop serving it until a
  * reset, tell the driver (the spec wants a config-change interrupt once
- * it is running), and say so once.
+ * it is running), and say so once per failure, for the first few.
  */
 static void fail(struct virtio_mmio *t, unsigned int queue, const char *why)
 {
 	if (!t->failed)
-		pr_warn("virtio-%s at 0x%llx: queue %u: %s; device needs reset",
-			t->ops->name, (unsigned long long)t->addr, queue, why);
+		log_failure(t, queue, why);
 	t->failed = true;
 	t->status |= VIRTIO_CONFIG_S_NEEDS_RESET;
 	if (t->status & VIRTIO_CONFIG_S_DRIVER_OK)

@@ -23,6 +23,11 @@
 #define VIRTIO_MMIO_MODERN	2
 /* "AGBX" read as a little-endian word. */
 #define VIRTIO_MMIO_VENDOR	0x58424741
+/*
+ * Failures of one device that are logged; a driver that breaks and
+ * resets it in a loop must not fill the host's disk through our stderr.
+ */
+#define VIRTIO_MMIO_FAIL_LOG_MAX	8
 
 struct virtio_dev_ops {
 	const char *name;
@@ -78,6 +83,8 @@ struct virtio_mmio {
 	uint32_t status;
 	uint32_t isr;
 	bool failed;
+	/* Times the device failed, across resets; only for the log. */
+	unsigned int nr_failures;
 	struct virtio_queue q[VIRTIO_MMIO_MAX_QUEUES];
 	/* Scratch for the chain being served, too big for a vCPU stack. */
 	struct virtq_chain chain;

@@ -168,6 +168,10 @@ step_hardening() {
 	. "$job/hardening-check.sh"
 }
 
+step_attack() {
+	. "$job/attack-check.sh"
+}
+
 step_snapshot() {
 	. "$job/snapshot-check.sh"
 	. "$job/isolation-check.sh"
@@ -184,6 +188,7 @@ step docker
 step vsock
 step agent
 step hardening
+step attack
 step snapshot
 
 # The benchmark, when make bench-loader puts $job/bench there: the same

@@ -71,6 +71,27 @@ static void test_guest_write(struct check *c)
 	boottimer_destroy(&bt);
 }
 
+/* A guest writing in a loop gets a few lines logged, not one per write. */
+static void test_guest_flood(struct check *c)
+{
+	struct boottimer bt;
+	unsigned int i;
+	uint8_t phase;
+	int fd;
+
+	if (!CHECK_INT(c, boottimer_init(&bt), 0))
+		return;
+	fd = log_capture();
+	for (i = 0; i < 10000; i++) {
+		phase = i;
+		boottimer_bus_ops.write(&bt, 0, &phase, 1);
+	}
+	CHECK_INT(c, log_release(fd), BOOTTIMER_LOG_MAX + 1);
+	CHECK_INT(c, bt.guest_writes, 10000);
+	CHECK_INT(c, bt.nr, BOOTTIMER_MAX_MARKS);
+	boottimer_destroy(&bt);
+}
+
 int main(void)
 {
 	/* Device warnings are expected here; the checks say what matters. */
@@ -79,5 +100,6 @@ int main(void)
 	RUN(SUITE, test_format);
 	RUN(SUITE, test_marks);
 	RUN(SUITE, test_guest_write);
+	RUN(SUITE, test_guest_flood);
 	return check_exit();
 }

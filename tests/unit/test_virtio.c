@@ -499,6 +499,32 @@ static void test_broken_queue(struct check *c)
 	teardown_blk();
 }
 
+/*
+ * A driver that breaks the device and resets it in a loop: every round
+ * fails it again, but only the first few say so in the log.
+ */
+static void test_failure_log_bounded(struct check *c)
+{
+	unsigned int i;
+	int fd;
+
+	if (!setup_blk(c, false))
+		return;
+	fd = log_capture();
+	for (i = 0; i < 1000; i++) {
+		put16(mem + AVAIL + 2, 0);
+		if (!handshake(c, F_VERSION_1))
+			break;
+		put16(mem + AVAIL + 2, 100);
+		wr(QUEUE_NOTIFY, 0);
+		if (!CHECK(c, rd(STATUS) & S_NEEDS_RESET))
+			break;
+	}
+	CHECK_INT(c, log_release(fd), VIRTIO_MMIO_FAIL_LOG_MAX + 1);
+	CHECK_INT(c, t.nr_failures, 1000);
+	teardown_blk();
+}
+
 static void test_malformed_request(struct check *c)
 {
 	if (!setup_blk(c, false) || !handshake(c, F_VERSION_1))
@@ -898,6 +924,7 @@ int main(void)
 	RUN(SUITE, test_notify_waits_for_driver_ok);
 	RUN(SUITE, test_no_interrupt_flag);
 	RUN(SUITE, test_broken_queue);
+	RUN(SUITE, test_failure_log_bounded);
 	RUN(SUITE, test_malformed_request);
 	RUN(SUITE, test_short_header);
 	RUN(SUITE, test_bad_ring_address);
