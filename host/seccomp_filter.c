@@ -110,6 +110,8 @@ static const unsigned long allowed_ioctls[] = {
 	KVM_GET_DEBUGREGS, KVM_GET_IRQCHIP, KVM_GET_PIT2, KVM_GET_CLOCK,
 	/* a snapshot's copy of a writable disk, where the file system can */
 	FICLONE,
+	/* a snapshot's identity of a disk that is a block device: its size */
+	BLKGETSIZE64,
 };
 
 #define NR_IOCTLS	(sizeof(allowed_ioctls) / sizeof(allowed_ioctls[0]))

@@ -62,7 +62,7 @@ static void test_ioctls(struct check *c)
 	static const unsigned long allowed[] = {
 		KVM_RUN, KVM_IRQ_LINE, KVM_GET_REGS, KVM_GET_SREGS,
 		KVM_KVMCLOCK_CTRL, KVM_GET_MSRS, KVM_GET_XSAVE,
-		KVM_GET_IRQCHIP, KVM_GET_CLOCK, FICLONE,
+		KVM_GET_IRQCHIP, KVM_GET_CLOCK, FICLONE, BLKGETSIZE64,
 	};
 	static const unsigned long refused[] = {
 		KVM_CREATE_VM, KVM_CREATE_VCPU, KVM_SET_USER_MEMORY_REGION,
