@@ -46,13 +46,7 @@ dd if=/dev/zero bs=1024 count=1024 2>/dev/null | tr '\000' '\377' >"$attack_ro"
 # (tests.sh's l2 says more). The hostile guest reports its own faults
 # (status 13), so a 122 is that: the run goes once more, and says so.
 attack_run() {
-	attack_run_once "$@"
-	if [ $rc -eq 122 ]; then
-		echo "# $1: the L2 triple-faulted; running it once more"
-		cp "/tmp/$1.err" "/tmp/$1.reset.err"
-		cp "/tmp/$1.log" "/tmp/$1.reset.log" 2>/dev/null
-		attack_run_once "$@"
-	fi
+	once_more_if_reset "$1" attack_run_once "$@"
 }
 
 attack_run_once() {
