@@ -128,12 +128,19 @@ static int tty_make_raw(int fd)
 		.sa_flags = SA_RESETHAND | SA_NODEFER,
 	};
 	struct termios raw;
+	sigset_t fatal;
 	size_t i;
 
 	if (tcgetattr(fd, &saved_mode) < 0)
 		return -errno;
-	for (i = 0; i < sizeof(tty_fatal_signals) / sizeof(tty_fatal_signals[0]); i++)
+	sigemptyset(&fatal);
+	for (i = 0; i < sizeof(tty_fatal_signals) / sizeof(tty_fatal_signals[0]); i++) {
 		sigaction(tty_fatal_signals[i], &sa, NULL);
+		sigaddset(&fatal, tty_fatal_signals[i]);
+	}
+	/* A caller may hand them down blocked (CI runners do): then a kill
+	 * would wait until the command ends instead of ending us. */
+	sigprocmask(SIG_UNBLOCK, &fatal, NULL);
 	raw = saved_mode;
 	cfmakeraw(&raw);
 	raw_fd = fd;

@@ -8,6 +8,9 @@ suite=$(basename "$0" .test)
 pass() { echo "PASS: $suite: $1"; }
 fail() { echo "FAIL: $suite: $1: $2"; }
 
+# A FAIL line must stay one line, whatever the output it quotes.
+one_line() { if [ $# -gt 0 ]; then printf '%s' "$1"; else cat; fi | tr '\n' ' '; }
+
 # testing NAME COMMAND EXPECTED: run COMMAND in a shell, compare its
 # combined output to EXPECTED.
 testing() {
@@ -16,7 +19,7 @@ testing() {
 	if [ "$got" = "$want" ]; then
 		pass "$name"
 	else
-		fail "$name" "expected '$want', got '$(echo "$got" | tail -n 3 | tr '\n' ' ')'"
+		fail "$name" "expected '$(one_line "$want")', got '$(echo "$got" | tail -n 3 | one_line)'"
 	fi
 }
 
