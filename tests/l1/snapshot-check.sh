@@ -159,6 +159,7 @@ if [ -e "$job/bench" ]; then
 		grep -E '^agentbox:   ' /tmp/bench.err | sed "s/^agentbox: */bench-snap:   phase /"
 		n=$((n + 1))
 	done
+	. "$job/hardening-bench.sh"
 	# Host memory per clone, 20 clones of the 512 MiB guest at once, each
 	# having run a container (in turn: see snapshot-stress.sh): Rss counts the shared page cache of the memory
 	# file in full for each, Pss splits it among the clones; the L1's
