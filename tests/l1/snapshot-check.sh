@@ -173,8 +173,12 @@ if [ -e "$job/bench" ]; then
 	restore_many mem 20 "$snap_warm"
 	i=1 up=0
 	for pid in $pids; do
-		restored_ok "mem$i" && in_clone "mem$i" "$snap_run" 2>&1 | grep -q 'hello from a restored container' &&
+		if restored_ok "mem$i" && in_clone "mem$i" "$snap_run" >"/tmp/mem$i.out" 2>&1 &&
+			grep -q 'hello from a restored container' "/tmp/mem$i.out"; then
 			up=$((up + 1))
+		else
+			echo "bench-snap: clone mem$i ran no container: $(tail -n 2 "/tmp/mem$i.out" | tr '\n' ' ')"
+		fi
 		i=$((i + 1))
 	done
 	avail1=$(sed -n 's/^MemAvailable: *\([0-9]*\).*/\1/p' /proc/meminfo)
