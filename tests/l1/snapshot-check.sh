@@ -57,11 +57,12 @@ in_clone() {
 }
 
 # restored NAME: the restore printed that the agent took its fix-up.
+# sh has no locals: its counter must not be a caller's i.
 restored_ok() {
-	i=0
-	while [ $i -lt 120 ] && ! grep -q 'restored from' "/tmp/$1.err" 2>/dev/null; do
+	restored_waited=0
+	while [ $restored_waited -lt 120 ] && ! grep -q 'restored from' "/tmp/$1.err" 2>/dev/null; do
 		sleep 1
-		i=$((i + 1))
+		restored_waited=$((restored_waited + 1))
 	done
 	grep -q 'restored from' "/tmp/$1.err"
 }
