@@ -1,6 +1,6 @@
 # What the seccomp filter and the jail cost, sourced by
 # tests/l1/snapshot-check.sh in the benchmark (make bench-loader), which
-# gives it $snap_warm, in_clone and snap_ms. The warm snapshot is restored
+# gives it $snap_warm, restored_ok, now_ms and snap_ms. The warm snapshot is restored
 # three ways in turn, bare (--no-seccomp), filtered (the default), and
 # filtered and jailed as nobody, each time to the agent's ready (the
 # loader's own --timings) and then through 20 execs of true in a row. Prints
@@ -42,12 +42,7 @@ hardening_bench_once() {
 	"$job/agentbox" restore "$snap" --vsock "$at/hb.sock" --control "$at/hb.ctl" \
 		--console "$at/hb.log" --timings "$@" 2>/tmp/hb.err &
 	hb_pid=$!
-	i=0
-	while [ $i -lt 240 ] && ! grep -q 'restored from' /tmp/hb.err 2>/dev/null &&
-		kill -0 "$hb_pid" 2>/dev/null; do
-		sleep 0.5
-		i=$((i + 1))
-	done
+	restored_ok hb
 	n=0
 	t0=$(now_ms)
 	while [ $n -lt 20 ]; do
