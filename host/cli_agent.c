@@ -85,27 +85,36 @@ static int exit_status(const struct agent_chan *ch)
 	return ch->exit_value & 0xff;
 }
 
+/* What a user sends to end an exec: forwarded to the command without
+ * --tty, fatal to us with it (see tty_fatal()). */
+static const int ending_signals[] = { SIGINT, SIGTERM, SIGHUP, SIGQUIT };
+#define NR_ENDING_SIGNALS	(sizeof(ending_signals) / sizeof(ending_signals[0]))
+
+static void ending_signal_set(sigset_t *set)
+{
+	size_t i;
+
+	sigemptyset(set);
+	for (i = 0; i < NR_ENDING_SIGNALS; i++)
+		sigaddset(set, ending_signals[i]);
+}
+
 static int signal_fd(void)
 {
 	sigset_t set;
 
-	sigemptyset(&set);
-	sigaddset(&set, SIGINT);
-	sigaddset(&set, SIGTERM);
-	sigaddset(&set, SIGHUP);
-	sigaddset(&set, SIGQUIT);
+	ending_signal_set(&set);
 	sigprocmask(SIG_BLOCK, &set, NULL);
 	return signalfd(-1, &set, SFD_CLOEXEC);
 }
 
 /*
  * The user's terminal while an exec --tty has it raw. Everything that ends
- * agentbox restores it: the normal return, and the signals below, whose
+ * agentbox restores it: the normal return, and the ending signals, whose
  * handler restores it and then dies of the signal as if never caught.
  */
 static volatile sig_atomic_t raw_fd = -1;
 static struct termios saved_mode;
-static const int tty_fatal_signals[] = { SIGINT, SIGTERM, SIGHUP, SIGQUIT };
 
 static void tty_restore(void)
 {
@@ -133,13 +142,11 @@ static int tty_make_raw(int fd)
 
 	if (tcgetattr(fd, &saved_mode) < 0)
 		return -errno;
-	sigemptyset(&fatal);
-	for (i = 0; i < sizeof(tty_fatal_signals) / sizeof(tty_fatal_signals[0]); i++) {
-		sigaction(tty_fatal_signals[i], &sa, NULL);
-		sigaddset(&fatal, tty_fatal_signals[i]);
-	}
+	for (i = 0; i < NR_ENDING_SIGNALS; i++)
+		sigaction(ending_signals[i], &sa, NULL);
 	/* A caller may hand them down blocked (CI runners do): then a kill
 	 * would wait until the command ends instead of ending us. */
+	ending_signal_set(&fatal);
 	sigprocmask(SIG_UNBLOCK, &fatal, NULL);
 	raw = saved_mode;
 	cfmakeraw(&raw);
