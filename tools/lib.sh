@@ -10,9 +10,11 @@ step() {
 }
 
 # The kernel and rootfs caches live outside the checkout so a clean clone
-# (and CI) reuses them.
+# (and CI) reuses them. ~ rather than $HOME: bash finds the home directory
+# in passwd when a bare environment has no HOME.
 cache_dir() {
-	local d=${AGENTBOX_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/agentbox}
+	local home=~
+	local d=${AGENTBOX_CACHE:-${XDG_CACHE_HOME:-$home/.cache}/agentbox}
 	mkdir -p "$d"
 	echo "$d"
 }
