@@ -4,6 +4,8 @@
 #include <string.h>
 #include <unistd.h>
 
+#include <linux/virtio_net.h>
+
 #include "agentbox-abi.h"
 #include "devices.h"
 #include "irq.h"
@@ -51,6 +53,33 @@ static int open_vsock(struct devices *d, const struct run_opts *o, char *why,
 	return 0;
 }
 
+void devices_init(struct devices *d)
+{
+	memset(d, 0, sizeof(*d));
+	d->console_fd = -1;
+}
+
+_Static_assert(OPT_IFNAME_MAX == IFNAMSIZ, "interface name limit");
+
+int devices_open_net(struct devices *d, const struct run_opts *o, char *why,
+		     size_t n)
+{
+	char reason[256];
+	int err;
+
+	if (!o->net_tap)
+		return 0;
+	err = virtio_net_open(&d->net, o->net_tap,
+			      o->has_net_mac ? o->net_mac : NULL, o->dry_run,
+			      reason, sizeof(reason));
+	if (err) {
+		snprintf(why, n, "--net %s", reason);
+		return err;
+	}
+	d->has_net = true;
+	return 0;
+}
+
 int devices_open(struct devices *d, const struct run_opts *o, char *why,
 		 size_t why_size)
 {
@@ -58,8 +87,6 @@ int devices_open(struct devices *d, const struct run_opts *o, char *why,
 	unsigned int i;
 	int err;
 
-	memset(d, 0, sizeof(*d));
-	d->console_fd = -1;
 	for (i = 0; i < o->nr_disks; i++) {
 		err = virtio_blk_open(&d->blk[i], o->disk[i].path,
 				      o->disk[i].ro, i, reason, sizeof(reason));
@@ -84,7 +111,7 @@ close_disks:
 
 unsigned int devices_nr_virtio(const struct devices *d)
 {
-	return d->nr_disks + 1 + d->has_vsock;
+	return d->nr_disks + 1 + d->has_vsock + d->has_net;
 }
 
 static int add_virtio(struct devices *d, struct vm *vm,
@@ -155,6 +182,24 @@ static int attach_vsock(struct devices *d, struct vm *vm, char *why,
 	return err;
 }
 
+static int attach_net(struct devices *d, struct vm *vm, char *why,
+		      size_t n)
+{
+	int err;
+
+	if (!d->has_net)
+		return 0;
+	err = add_virtio(d, vm, &virtio_net_ops, &d->net,
+			 1ULL << VIRTIO_NET_F_MAC, why, n);
+	if (err)
+		return err;
+	virtio_net_bind(&d->net, &d->virtio[d->nr_virtio - 1]);
+	err = virtio_net_start(&d->net);
+	if (err)
+		snprintf(why, n, "virtio-net thread: %s", strerror(-err));
+	return err;
+}
+
 int devices_attach(struct devices *d, struct vm *vm, struct stop *stop,
 		   struct boottimer *bt, char *why, size_t why_size)
 {
@@ -186,6 +231,8 @@ int devices_attach(struct devices *d, struct vm *vm, struct stop *stop,
 	if (err)
 		return err;
 	err = attach_vsock(d, vm, why, why_size);
+	if (!err)
+		err = attach_net(d, vm, why, why_size);
 	if (err)
 		return err;
 	err = console_start(&d->con);
@@ -198,10 +245,13 @@ void devices_close(struct devices *d)
 {
 	unsigned int i;
 
-	/* Its thread uses a transport, so it stops before they go. */
+	/* Their threads use a transport, so they stop before those go. */
 	if (d->has_vsock)
 		virtio_vsock_close(&d->vsock);
 	d->has_vsock = false;
+	if (d->has_net)
+		virtio_net_close(&d->net);
+	d->has_net = false;
 	for (i = 0; i < d->nr_virtio; i++)
 		virtio_mmio_destroy(&d->virtio[i]);
 	d->nr_virtio = 0;
@@ -223,12 +273,16 @@ void devices_pause(struct devices *d)
 {
 	if (d->has_vsock)
 		virtio_vsock_pause(&d->vsock);
+	if (d->has_net)
+		virtio_net_pause(&d->net);
 }
 
 void devices_resume(struct devices *d)
 {
 	if (d->has_vsock)
 		virtio_vsock_resume(&d->vsock);
+	if (d->has_net)
+		virtio_net_resume(&d->net);
 }
 
 int devices_save(struct devices *d, struct snap_builder *b, char *why,
@@ -244,6 +298,8 @@ int devices_save(struct devices *d, struct snap_builder *b, char *why,
 		err = virtio_blk_save(&d->blk[i], i, b, why, n);
 	if (!err && d->has_vsock)
 		err = virtio_vsock_save(&d->vsock, b, why, n);
+	if (!err && d->has_net)
+		err = virtio_net_save(&d->net, b, why, n);
 	return err;
 }
 
@@ -253,12 +309,18 @@ static int check_same_devices(const struct devices *d,
 			      size_t n)
 {
 	bool had_vsock = snap_find(idx, SNAP_SEC_VSOCK, 0);
+	bool had_net = snap_find(idx, SNAP_SEC_NET, 0);
 
 	if (had_vsock != d->has_vsock)
 		return snap_refuse(why, n,
 				   "state: the snapshot has %s vsock device; restore %s --vsock",
 				   had_vsock ? "a" : "no",
 				   had_vsock ? "with" : "without");
+	if (had_net != d->has_net)
+		return snap_refuse(why, n,
+				   "state: the snapshot has %s network device; restore %s --net",
+				   had_net ? "a" : "no",
+				   had_net ? "with" : "without");
 	if (snap_find(idx, SNAP_SEC_VIRTIO_BLK, d->nr_disks))
 		return snap_refuse(why, n,
 				   "state: the snapshot has more than the %u disks given",
@@ -298,16 +360,17 @@ int devices_restore(struct devices *d, const struct snap_index *idx,
 		err = virtio_mmio_restore(&d->virtio[i], i, idx, why, n);
 	if (!err && d->has_vsock)
 		err = virtio_vsock_restore(&d->vsock, idx, why, n);
+	if (!err && d->has_net)
+		err = virtio_net_restore(&d->net, idx, why, n);
 	return err;
 }
 
 int devices_after_restore(struct devices *d, char *why, size_t n)
 {
-	int err;
+	int err = 0;
 
-	if (!d->has_vsock)
-		return 0;
-	err = virtio_vsock_transport_reset(&d->vsock);
+	if (d->has_vsock)
+		err = virtio_vsock_transport_reset(&d->vsock);
 	devices_resume(d);
 	if (err)
 		snprintf(why, n, "vsock: the guest got no transport reset: %s",

@@ -1,7 +1,7 @@
 /*
  * The machine's devices and where they sit: the UART and the exit port on
  * the PIO bus; the boot timer and one virtio-mmio window per disk, then
- * the entropy device, on the MMIO bus. Virtio device i always gets
+ * the entropy device, vsock and net, on the MMIO bus. Virtio device i always gets
  * layout_virtio_mmio_addr(i) and layout_virtio_irq(i), the same numbering
  * boot.c writes into the kernel command line.
  */
@@ -21,6 +21,7 @@
 #include "stop.h"
 #include "virtio_blk.h"
 #include "virtio_mmio.h"
+#include "virtio_net.h"
 #include "virtio_vsock.h"
 #include "vm.h"
 
@@ -35,11 +36,24 @@ struct devices {
 	unsigned int nr_disks;
 	struct virtio_vsock vsock;
 	bool has_vsock;
+	struct virtio_net net;
+	bool has_net;
 	struct virtio_mmio virtio[LAYOUT_VIRTIO_MAX_DEVICES];
 	unsigned int nr_virtio;
 	struct bus pio;
 	struct bus mmio;
 };
+
+/* Before anything is opened: every device absent. */
+void devices_init(struct devices *d);
+
+/*
+ * Attach to --net's tap. It is a host interface, not a file, so this
+ * comes before --jail hides the host's /dev; a dry run only checks the
+ * interface exists. why gets "--net <name>: <reason>".
+ */
+int devices_open_net(struct devices *d, const struct run_opts *o, char *why,
+		     size_t why_size);
 
 /*
  * Open the disks and the console file: the inputs, checked before any VM
@@ -48,13 +62,13 @@ struct devices {
 int devices_open(struct devices *d, const struct run_opts *o, char *why,
 		 size_t why_size);
 
-/* Virtio devices the opened configuration has: disks, rng, vsock. */
+/* Virtio devices the opened configuration has: disks, rng, vsock, net. */
 unsigned int devices_nr_virtio(const struct devices *d);
 
 /*
  * Create every device model on the VM's interrupt lines and guest RAM,
  * put them on the buses, and start the console writer and the vsock
- * thread.
+ * and net threads.
  */
 int devices_attach(struct devices *d, struct vm *vm, struct stop *stop,
 		   struct boottimer *bt, char *why, size_t why_size);
@@ -62,8 +76,8 @@ int devices_attach(struct devices *d, struct vm *vm, struct stop *stop,
 void devices_close(struct devices *d);
 
 /*
- * Snapshots (snapshot.h). The vsock thread moves packets into guest
- * memory on its own, so devices_pause() stops it: call it with the
+ * Snapshots (snapshot.h). The vsock and net threads move packets into
+ * guest memory on their own, so devices_pause() stops them: call it with the
  * vCPUs paused, before guest RAM and devices_save(), and
  * devices_resume() after them if the VM runs on.
  */
@@ -72,7 +86,8 @@ void devices_resume(struct devices *d);
 
 /*
  * The UART, each virtio transport (instance = virtio index), each
- * disk's identity (instance = disk index) and vsock, in device order.
+ * disk's identity (instance = disk index), vsock and net, in device
+ * order.
  */
 int devices_save(struct devices *d, struct snap_builder *b, char *why,
 		 size_t why_size);
@@ -81,7 +96,7 @@ int devices_save(struct devices *d, struct snap_builder *b, char *why,
  * After devices_attach() on a fresh VM built from the restore's command
  * line, before the vCPUs start. The snapshot must have the same devices
  * in the same slots: the same disks in the same order and modes, vsock
- * or not. Identities are checked before any state is applied, but each
+ * or not, net or not. Identities are checked before any state is applied, but each
  * device's state is applied as it passes, so after an error the VM is
  * half restored and must not run. Leaves the devices paused.
  */

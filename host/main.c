@@ -175,6 +175,14 @@ static void print_plan(struct vmm *m)
 	printf("rng: virtio-mmio 0x%llx irq %u\n",
 	       (unsigned long long)layout_virtio_mmio_addr(i),
 	       layout_virtio_irq(i));
+	i += 1 + m->dev.has_vsock;
+	if (m->dev.has_net)
+		printf("net: tap %s, MAC %02x:%02x:%02x:%02x:%02x:%02x, virtio-mmio 0x%llx irq %u\n",
+		       m->dev.net.ifname, m->dev.net.mac[0], m->dev.net.mac[1],
+		       m->dev.net.mac[2], m->dev.net.mac[3], m->dev.net.mac[4],
+		       m->dev.net.mac[5],
+		       (unsigned long long)layout_virtio_mmio_addr(i),
+		       layout_virtio_irq(i));
 	printf("memory: %llu MiB, vcpus: %u\n",
 	       (unsigned long long)(m->opts.mem >> 20), m->opts.cpus);
 	printf("cmdline: %s\n", m->boot.cmdline_buf);
@@ -691,6 +699,11 @@ static void check_snapshot(struct vmm *m)
 	if (!img->has_vsock && m->opts.vsock)
 		die(EXIT_SETUP, "--vsock %s: the snapshot's VM has no vsock device",
 		    m->opts.vsock);
+	if (img->has_net && !m->opts.net_tap)
+		die(EXIT_SETUP, "--net: missing; the snapshot's VM has a network device");
+	if (!img->has_net && m->opts.net_tap)
+		die(EXIT_SETUP, "--net tap=%s: the snapshot's VM has no network device",
+		    m->opts.net_tap);
 	if (snapshot_prepare_disks(img, &m->opts, why, sizeof(why)))
 		die(EXIT_SETUP, "%s", why);
 	snprintf(path, sizeof(path), "%s/%s", img->dir, img->memory);
@@ -701,11 +714,19 @@ static void check_snapshot(struct vmm *m)
 	boottimer_mark(&m->bt, "snapshot checked");
 }
 
+static void open_net(struct vmm *m)
+{
+	char why[WHY_MAX];
+
+	if (devices_open_net(&m->dev, &m->opts, why, sizeof(why)))
+		die(EXIT_SETUP, "%s", why);
+}
+
 /*
- * /dev/kvm is the one file outside the jail the VMM needs: it is opened
- * first, and everything after is opened inside. Inherited fds go before
- * it, so only ours are left. A dry run opens nothing of KVM's here
- * either.
+ * /dev/kvm and --net's tap are what the VMM needs from outside the jail:
+ * they are opened first, and everything after is opened inside.
+ * Inherited fds go before them, so only ours are left. A dry run opens
+ * nothing of KVM's here either.
  */
 static void enter_jail(struct vmm *m)
 {
@@ -713,8 +734,10 @@ static void enter_jail(struct vmm *m)
 	char why[WHY_MAX];
 	int err;
 
-	if (!o->jail)
+	if (!o->jail) {
+		open_net(m);
 		return;
+	}
 	if (jail_check(o->jail, why, sizeof(why)))
 		die(EXIT_SETUP, "%s", why);
 	err = jail_close_fds(-1);
@@ -726,6 +749,7 @@ static void enter_jail(struct vmm *m)
 		if (m->kvm_fd < 0)
 			die(EXIT_SETUP, "%s", why);
 	}
+	open_net(m);
 	if (jail_enter(o->jail, o->uid, o->gid, why, sizeof(why)))
 		die(EXIT_SETUP, "%s", why);
 	boottimer_mark(&m->bt, "jail");
@@ -836,6 +860,7 @@ static int run(struct vmm *m)
 	m->mem_fd = -1;
 	m->control.fd = -1;
 	m->kvm_fd = -1;
+	devices_init(&m->dev);
 	enter_jail(m);
 	if (stop_init(&m->stop) || pause_init(&m->pause) || setup_signals(m))
 		die(EXIT_SETUP, "signals: %s", strerror(errno));

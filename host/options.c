@@ -13,6 +13,7 @@ const char opts_usage[] =
 "usage: agentbox run --kernel FILE [--initrd FILE] [--disk FILE[,ro]]...\n"
 "                    [--mem SIZE] [--cpus N] [--cmdline STR]\n"
 "                    [--console stdio|FILE] [--vsock SOCK[,cid=N]]\n"
+"                    [--net tap=NAME[,mac=M]]\n"
 "                    [--control SOCK] [--snapshot-when-ready DIR]\n"
 "                    [--jail DIR --uid N --gid N] [--no-seccomp]\n"
 "                    [--workload-mem SIZE] [--workload-pids N]\n"
@@ -20,7 +21,7 @@ const char opts_usage[] =
 "                    [--timings] [--dry-run]\n"
 "\n"
 "Boot a Linux microVM on /dev/kvm with a serial console, virtio-blk disks,\n"
-"virtio-rng and optionally virtio-vsock.\n"
+"virtio-rng and optionally virtio-vsock and virtio-net.\n"
 "\n"
 "  --kernel FILE       ELF vmlinux, or bzImage with a 64-bit entry point\n"
 "  --initrd FILE       initramfs, loaded high in RAM below 3 GiB\n"
@@ -41,6 +42,11 @@ const char opts_usage[] =
 "                      \"OK <hostport>\\n\" and then the stream. The guest's\n"
 "                      connections to CID 2 port P go to SOCK_P. SOCK is at\n"
 "                      most 96 bytes; a stale socket there is replaced\n"
+"  --net tap=NAME[,mac=M]  virtio-net on the existing tap interface NAME\n"
+"                      (the caller creates it, addresses it and filters\n"
+"                      it; see the README). M is the guest's MAC address,\n"
+"                      like 02:00:00:00:00:01 (default: a random local\n"
+"                      one). Without --net the guest has no network\n"
 "  --control SOCK      listen on the unix socket SOCK for 'agentbox pause',\n"
 "                      'resume', 'snapshot' and 'stop'\n"
 "  --snapshot-when-ready DIR  boot, wait until the guest's dockerd is\n"
@@ -87,6 +93,7 @@ const char opts_usage[] =
 
 const char opts_restore_usage[] =
 "usage: agentbox restore DIR [--disk FILE[,ro]]... [--vsock SOCK[,cid=N]]\n"
+"                        [--net tap=NAME]\n"
 "                        [--console stdio|FILE] [--control SOCK] [--timings]\n"
 "                        [--jail JDIR --uid N --gid N] [--no-seccomp]\n"
 "\n"
@@ -101,6 +108,8 @@ const char opts_restore_usage[] =
 "  --vsock SOCK[,cid=N]  needed when the snapshot has a vsock device; the\n"
 "                      guest agent then gets the host's clock and fresh\n"
 "                      entropy before the restore reports it ready\n"
+"  --net tap=NAME      needed when the snapshot has a network device; the\n"
+"                      guest keeps the snapshot's MAC address\n"
 "  --console, --control, --timings, --jail, --uid, --gid, --no-seccomp\n"
 "                      as for 'agentbox run'; with --jail, DIR and the\n"
 "                      snapshot's disks are paths inside JDIR\n"
@@ -117,6 +126,7 @@ enum opt_id {
 	OPT_CMDLINE,
 	OPT_CONSOLE,
 	OPT_VSOCK,
+	OPT_NET,
 	OPT_CONTROL,
 	OPT_SNAPSHOT_WHEN_READY,
 	OPT_JAIL,
@@ -148,6 +158,7 @@ static const struct opt_def opt_defs[] = {
 	{ "--cmdline", OPT_CMDLINE, true, false },
 	{ "--console", OPT_CONSOLE, true, true },
 	{ "--vsock", OPT_VSOCK, true, true },
+	{ "--net", OPT_NET, true, true },
 	{ "--control", OPT_CONTROL, true, true },
 	{ "--snapshot-when-ready", OPT_SNAPSHOT_WHEN_READY, true, false },
 	{ "--jail", OPT_JAIL, true, true },
@@ -337,6 +348,62 @@ static int parse_vsock(struct run_opts *o, const char *arg, char *why,
 	return 0;
 }
 
+static int hex_digit(char c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	if (c >= 'A' && c <= 'F')
+		return c - 'A' + 10;
+	return -1;
+}
+
+int opts_parse_mac(const char *s, uint8_t mac[OPT_MAC_LEN])
+{
+	int i, hi, lo;
+
+	if (strlen(s) != OPT_MAC_LEN * 3 - 1)
+		return -EINVAL;
+	for (i = 0; i < OPT_MAC_LEN; i++, s += 3) {
+		hi = hex_digit(s[0]);
+		lo = hex_digit(s[1]);
+		if (hi < 0 || lo < 0 || (i < OPT_MAC_LEN - 1 && s[2] != ':'))
+			return -EINVAL;
+		mac[i] = hi << 4 | lo;
+	}
+	return 0;
+}
+
+/*
+ * "tap=NAME" or "tap=NAME,mac=M". A multicast MAC (low bit of the first
+ * byte) would have the guest's every frame flooded: refused.
+ */
+static int parse_net(struct run_opts *o, const char *arg, char *why,
+		     size_t n)
+{
+	const char *mac = strstr(arg, ",mac=");
+	char *name;
+
+	if (o->net_tap)
+		return bad(why, n, "--net %s: given more than once", arg);
+	if (strncmp(arg, "tap=", 4))
+		return bad(why, n, "--net %s: not tap=NAME, the only kind of network", arg);
+	if (mac && (opts_parse_mac(mac + 5, o->net_mac) || (o->net_mac[0] & 1)))
+		return bad(why, n, "--net %s: mac is not a unicast address like 02:00:00:00:00:01",
+			   arg);
+	o->has_net_mac = mac;
+	name = strndup(arg + 4, mac ? (size_t)(mac - arg - 4) : strlen(arg + 4));
+	if (!name)
+		return bad(why, n, "--net %s: out of memory", arg);
+	o->net_tap = name;
+	o->net_tap_owned = true;
+	if (!*name || strlen(name) >= OPT_IFNAME_MAX)
+		return bad(why, n, "--net %s: the tap's name must have 1 to %d bytes",
+			   arg, OPT_IFNAME_MAX - 1);
+	return 0;
+}
+
 /* Digits only, and never -1 (uid_t), which setresuid() takes as "keep". */
 static int parse_id(const char *name, const char *arg, uint32_t *id,
 		    bool *set, char *why, size_t n)
@@ -403,6 +470,8 @@ static int apply(struct run_opts *o, const struct opt_def *d,
 		return set_once(&o->console, d->name, arg, why, n);
 	case OPT_VSOCK:
 		return parse_vsock(o, arg, why, n);
+	case OPT_NET:
+		return parse_net(o, arg, why, n);
 	case OPT_CONTROL:
 		return set_once(&o->control, d->name, arg, why, n);
 	case OPT_SNAPSHOT_WHEN_READY:
@@ -486,6 +555,20 @@ static int check_jail(const struct run_opts *o, char *why, size_t n)
 	return 0;
 }
 
+/* The disks, then the rng, vsock and net, in as many virtio slots. */
+static int check_slots(const struct run_opts *o, char *why, size_t n)
+{
+	unsigned int extra = !!o->vsock + !!o->net_tap;
+
+	if (o->nr_disks + extra <= OPT_MAX_DISKS)
+		return 0;
+	return bad(why, n, "%s %s: no virtio slot left after %u disks (at most %u with %s)",
+		   o->net_tap ? "--net" : "--vsock",
+		   o->net_tap ? o->net_tap : o->vsock, o->nr_disks,
+		   OPT_MAX_DISKS - extra,
+		   extra == 2 ? "vsock and net" : o->net_tap ? "net" : "vsock");
+}
+
 /* The options themselves; restore says which command they are for. */
 static int parse_args(struct run_opts *o, int argc, char *const argv[],
 		      bool restore, char *why, size_t why_size)
@@ -526,11 +609,9 @@ static int parse_args(struct run_opts *o, int argc, char *const argv[],
 			return err;
 	}
 	normalize(o);
-	/* vsock takes the slot after the rng's. */
-	if (o->vsock && o->nr_disks > OPT_MAX_DISKS - 1)
-		return bad(why, why_size,
-			   "--vsock %s: no virtio slot left after %u disks (at most %d with vsock)",
-			   o->vsock, o->nr_disks, OPT_MAX_DISKS - 1);
+	err = check_slots(o, why, why_size);
+	if (err)
+		return err;
 	return check_jail(o, why, why_size);
 }
 
@@ -623,6 +704,11 @@ int opts_parse_restore(struct run_opts *o, int argc, char *const argv[],
 	if (!o->help && !o->restore_dir)
 		return bad(why, why_size,
 			   "DIR: missing, the snapshot directory (see 'agentbox restore --help')");
+	/* The guest's driver read its MAC before the snapshot. */
+	if (o->has_net_mac)
+		return bad(why, why_size,
+			   "--net tap=%s,mac=...: a restore keeps the snapshot's MAC address",
+			   o->net_tap);
 	return 0;
 }
 
@@ -642,4 +728,8 @@ void opts_release(struct run_opts *o)
 		free((char *)o->vsock);
 	o->vsock = NULL;
 	o->vsock_owned = false;
+	if (o->net_tap_owned)
+		free((char *)o->net_tap);
+	o->net_tap = NULL;
+	o->net_tap_owned = false;
 }

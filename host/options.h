@@ -19,6 +19,9 @@
 #define OPT_VSOCK_CID_MAX	0xfffffffeU
 /* So that "<SOCK>_<port>" still fits a unix socket address. */
 #define OPT_VSOCK_PATH_MAX	96
+#define OPT_MAC_LEN		6
+/* IFNAMSIZ, with the NUL. */
+#define OPT_IFNAME_MAX		16
 #define OPT_MEM_DEFAULT		(512ULL << 20)
 /* Below this not even the boot structures and a tiny kernel fit. */
 #define OPT_MEM_MIN		(4ULL << 20)
@@ -60,6 +63,11 @@ struct run_opts {
 	const char *vsock;
 	bool vsock_owned;
 	uint32_t vsock_cid;
+	/* --net tap=NAME[,mac=M]: the tap's name, NULL for no network. */
+	const char *net_tap;
+	bool net_tap_owned;
+	uint8_t net_mac[OPT_MAC_LEN];
+	bool has_net_mac;
 	/* --control: the unix socket for pause, resume, snapshot and stop. */
 	const char *control;
 	/* --snapshot-when-ready: where the warm template goes. */
@@ -98,6 +106,9 @@ int opts_parse_restore(struct run_opts *o, int argc, char *const argv[],
 
 /* Free what opts_parse() allocated, after a failed parse too. */
 void opts_release(struct run_opts *o);
+
+/* "02:00:00:00:00:01": six pairs of hex digits. -EINVAL otherwise. */
+int opts_parse_mac(const char *s, uint8_t mac[OPT_MAC_LEN]);
 
 /* "512M", "1G", "65536K", or a bare number of MiB. -EINVAL otherwise. */
 int opts_parse_size(const char *s, uint64_t *bytes);

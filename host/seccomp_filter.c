@@ -27,15 +27,15 @@
 
 /*
  * Allowed whatever their arguments: what the main thread's supervision,
- * the vCPU, console and vsock threads, a pause and a snapshot into a new
+ * the vCPU, console, vsock and net threads, a pause and a snapshot into a new
  * directory make once the guest runs. Read from the code and checked
  * with strace on the fake KVM (glibc 2.36: fstat is newfstatat, usleep
  * is clock_nanosleep, realpath is readlink and getcwd).
  */
 static const int plain_syscalls[] = {
 	/* I/O on what is open: disks, console, sockets, eventfds, files */
-	SCMP_SYS(read), SCMP_SYS(write), SCMP_SYS(readv), SCMP_SYS(pread64),
-	SCMP_SYS(preadv), SCMP_SYS(pwritev), SCMP_SYS(lseek),
+	SCMP_SYS(read), SCMP_SYS(write), SCMP_SYS(readv), SCMP_SYS(writev),
+	SCMP_SYS(pread64), SCMP_SYS(preadv), SCMP_SYS(pwritev), SCMP_SYS(lseek),
 	SCMP_SYS(close), SCMP_SYS(newfstatat), SCMP_SYS(fsync),
 	SCMP_SYS(fdatasync), SCMP_SYS(ftruncate), SCMP_SYS(flock),
 	SCMP_SYS(copy_file_range),

@@ -150,7 +150,8 @@ static int save_machine(const struct snapshot_machine *m, const char *gen,
 	snap_put_u64(&w, m->vm->ram_size);
 	snap_put_u32(&w, m->nr_vcpus);
 	snap_put_u32(&w, m->dev->nr_disks);
-	snap_put_u8(&w, m->dev->has_vsock);
+	snap_put_u8(&w, (m->dev->has_vsock ? SNAP_HAS_VSOCK : 0) |
+		    (m->dev->has_net ? SNAP_HAS_NET : 0));
 	snap_put_bytes(&w, gen, SNAP_GEN_LEN);
 	snap_put_u32(&w, c->nent);
 	snap_put_bytes(&w, c->entries, c->nent * sizeof(c->entries[0]));
@@ -383,6 +384,7 @@ static int load_machine(struct snapshot_image *img, char *why, size_t n)
 	char version[SNAP_NAME_MAX];
 	uint8_t gen[SNAP_GEN_LEN];
 	struct snap_reader r;
+	uint8_t optional;
 	uint32_t nent;
 	size_t bytes;
 
@@ -396,10 +398,13 @@ static int load_machine(struct snapshot_image *img, char *why, size_t n)
 	img->ram_size = snap_get_u64(&r);
 	img->nr_vcpus = snap_get_u32(&r);
 	img->nr_disks = snap_get_u32(&r);
-	img->has_vsock = snap_get_u8(&r);
+	optional = snap_get_u8(&r);
+	img->has_vsock = optional & SNAP_HAS_VSOCK;
+	img->has_net = optional & SNAP_HAS_NET;
 	snap_get_bytes(&r, gen, sizeof(gen));
 	nent = snap_get_u32(&r);
 	if (!r.ok || nent > CPUID_MAX_NENT || img->nr_disks > OPT_MAX_DISKS ||
+	    (optional & ~(SNAP_HAS_VSOCK | SNAP_HAS_NET)) ||
 	    img->nr_vcpus == 0 || img->nr_vcpus > MPTABLE_MAX_CPUS ||
 	    img->ram_size < OPT_MEM_MIN || img->ram_size > OPT_MEM_MAX)
 		return bad_state(img, why, n, "machine section out of range");

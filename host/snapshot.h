@@ -50,6 +50,9 @@
 
 /* The machine: loader version, RAM size, vCPU count, CPUID, command line. */
 #define SNAP_SEC_MACHINE	SNAP_TAG('M', 'A', 'C', 'H')
+/* Its byte of optional devices; a snapshot from before net has bit 1 0. */
+#define SNAP_HAS_VSOCK		(1U << 0)
+#define SNAP_HAS_NET		(1U << 1)
 /* One per disk (instance = disk index): path, size, identity. */
 #define SNAP_SEC_DISK		SNAP_TAG('D', 'I', 'S', 'K')
 /* Guest RAM: the memory file's length and which pages it holds. */
@@ -69,6 +72,7 @@
 #define SNAP_SEC_VIRTIO_MMIO	SNAP_TAG('V', 'M', 'I', 'O')
 #define SNAP_SEC_VIRTIO_BLK	SNAP_TAG('V', 'B', 'L', 'K')
 #define SNAP_SEC_VSOCK		SNAP_TAG('V', 'S', 'C', 'K')
+#define SNAP_SEC_NET		SNAP_TAG('N', 'E', 'T', ' ')
 
 /*
  * Bumped whenever a section's payload changes meaning: a state file from
@@ -122,6 +126,7 @@ struct snapshot_image {
 	uint64_t ram_size;
 	unsigned int nr_vcpus;
 	bool has_vsock;
+	bool has_net;
 	char memory[SNAP_NAME_MAX];
 	struct kvm_cpuid2 *cpuid;
 	unsigned int nr_disks;
