@@ -174,6 +174,10 @@ step_agent() {
 	. "$job/agent-check.sh"
 }
 
+step_net() {
+	. "$job/net-check.sh"
+}
+
 step_hardening() {
 	. "$job/hardening-check.sh"
 }
@@ -197,6 +201,7 @@ step sigterm
 step docker
 step vsock
 step agent
+step net
 step hardening
 step attack
 step snapshot
