@@ -303,24 +303,35 @@ int devices_save(struct devices *d, struct snap_builder *b, char *why,
 	return err;
 }
 
+/* A device that is optional on the command line: both have it or neither. */
+static int same_optional(const struct snap_index *idx, uint32_t tag,
+			 bool has, const char *what, const char *option,
+			 char *why, size_t n)
+{
+	bool had = snap_find(idx, tag, 0);
+
+	if (had == has)
+		return 0;
+	return snap_refuse(why, n,
+			   "state: the snapshot has %s %s device; restore %s %s",
+			   had ? "a" : "no", what, had ? "with" : "without",
+			   option);
+}
+
 /* Fewer devices in the snapshot show up as a missing section later. */
 static int check_same_devices(const struct devices *d,
 			      const struct snap_index *idx, char *why,
 			      size_t n)
 {
-	bool had_vsock = snap_find(idx, SNAP_SEC_VSOCK, 0);
-	bool had_net = snap_find(idx, SNAP_SEC_NET, 0);
+	int err;
 
-	if (had_vsock != d->has_vsock)
-		return snap_refuse(why, n,
-				   "state: the snapshot has %s vsock device; restore %s --vsock",
-				   had_vsock ? "a" : "no",
-				   had_vsock ? "with" : "without");
-	if (had_net != d->has_net)
-		return snap_refuse(why, n,
-				   "state: the snapshot has %s network device; restore %s --net",
-				   had_net ? "a" : "no",
-				   had_net ? "with" : "without");
+	err = same_optional(idx, SNAP_SEC_VSOCK, d->has_vsock, "vsock",
+			    "--vsock", why, n);
+	if (!err)
+		err = same_optional(idx, SNAP_SEC_NET, d->has_net, "network",
+				    "--net", why, n);
+	if (err)
+		return err;
 	if (snap_find(idx, SNAP_SEC_VIRTIO_BLK, d->nr_disks))
 		return snap_refuse(why, n,
 				   "state: the snapshot has more than the %u disks given",

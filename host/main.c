@@ -175,7 +175,8 @@ static void print_plan(struct vmm *m)
 	printf("rng: virtio-mmio 0x%llx irq %u\n",
 	       (unsigned long long)layout_virtio_mmio_addr(i),
 	       layout_virtio_irq(i));
-	i += 1 + m->dev.has_vsock;
+	/* Net, when there, has the last virtio slot. */
+	i = devices_nr_virtio(&m->dev) - 1;
 	if (m->dev.has_net)
 		printf("net: tap %s, MAC %02x:%02x:%02x:%02x:%02x:%02x, virtio-mmio 0x%llx irq %u\n",
 		       m->dev.net.ifname, m->dev.net.mac[0], m->dev.net.mac[1],
