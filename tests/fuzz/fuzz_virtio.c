@@ -27,14 +27,6 @@ static struct virtio_blk disks[2];
 static bool disks_open;
 static struct virtio_mmio t;
 
-static int no_irq(void *ctx, unsigned int gsi, bool level)
-{
-	(void)ctx;
-	(void)gsi;
-	(void)level;
-	return 0;
-}
-
 static void open_disk(struct virtio_blk *b, bool ro)
 {
 	char path[64], why[256];
@@ -99,7 +91,7 @@ static void replay(const struct fuzz_vio_op *ops, unsigned int n)
 
 static void attach(unsigned int device, const struct guest_mem *gm)
 {
-	struct irq_line irq = { .set = no_irq };
+	struct irq_line irq = { .set = mmio_no_irq };
 
 	if (device == FUZZ_VIO_RNG) {
 		virtio_mmio_init(&t, &virtio_rng_ops, NULL, 0, gm, &irq, 0);

@@ -16,6 +16,7 @@
 #include <sys/un.h>
 
 #include "log.h"
+#include "mmio_helpers.h"
 #include "virtio_mmio.h"
 #include "virtio_vsock.h"
 
@@ -39,22 +40,14 @@ static _Alignas(4096) uint8_t mem[MEM_SIZE];
 static struct guest_mem gm;
 static struct virtio_mmio t;
 static struct virtio_vsock v;
-static char sock_path[64];
+static char dir[] = "/tmp/agentbox-fuzz-vsock-XXXXXX", sock_path[64];
 static int lfd = -1;
 static int cl[CLIENTS];
 static uint16_t avail_idx[3], used_seen;
 
-static int no_irq(void *ctx, unsigned int gsi, bool level)
-{
-	(void)ctx;
-	(void)gsi;
-	(void)level;
-	return 0;
-}
-
 static void wr(uint64_t off, uint32_t val)
 {
-	virtio_mmio_bus_ops.write(&t, off, (const uint8_t *)&val, 4);
+	mmio_wr(&t, off, val);
 }
 
 static void put16(uint8_t *p, uint16_t x)
@@ -75,10 +68,7 @@ static void desc(unsigned int q, unsigned int i, uint64_t addr, uint32_t len,
 
 static void make_avail(unsigned int q, uint16_t head)
 {
-	uint8_t *avail = mem + RING(q) + 0x1000;
-
-	put16(avail + 4 + 2 * (avail_idx[q] % QSIZE), head);
-	put16(avail + 2, ++avail_idx[q]);
+	ring_make_avail(mem + RING(q) + 0x1000, &avail_idx[q], QSIZE, head);
 }
 
 static void post_rx(uint16_t i, uint32_t len)
@@ -105,14 +95,25 @@ static void listen_host_port(void)
 		abort();
 }
 
+/* libFuzzer leaves by exit(): take the sockets' directory with it. */
+static void remove_sock_dir(void)
+{
+	char port_path[sizeof(sock_path) + 16];
+
+	snprintf(port_path, sizeof(port_path), "%s_%d", sock_path, LISTEN_PORT);
+	unlink(port_path);
+	unlink(sock_path);
+	rmdir(dir);
+}
+
 static void init_once(void)
 {
-	struct irq_line line = { .set = no_irq };
-	char dir[] = "/tmp/agentbox-fuzz-vsock-XXXXXX", why[256];
+	struct irq_line line = { .set = mmio_no_irq };
+	char why[256];
 	unsigned int i;
 
 	log_set_fd(-1);
-	if (!mkdtemp(dir))
+	if (!mkdtemp(dir) || atexit(remove_sock_dir))
 		abort();
 	snprintf(sock_path, sizeof(sock_path), "%s/s", dir);
 	if (guest_mem_init(&gm, mem, MEM_SIZE, 0xc0000000, 0x100000000) ||
@@ -131,24 +132,18 @@ static void start(void)
 {
 	unsigned int q;
 
-	wr(0x070, 0);
+	wr(STATUS, 0);
 	memset(mem, 0, sizeof(mem));
 	memset(avail_idx, 0, sizeof(avail_idx));
 	used_seen = 0;
-	wr(0x070, 3);
-	wr(0x024, 1);
-	wr(0x020, 1);
-	wr(0x024, 0);
-	wr(0x070, 0xb);
-	for (q = 0; q < 3; q++) {
-		wr(0x030, q);
-		wr(0x038, QSIZE);
-		wr(0x080, RING(q));
-		wr(0x090, RING(q) + 0x1000);
-		wr(0x0a0, RING(q) + 0x2000);
-		wr(0x044, 1);
-	}
-	wr(0x070, 0xf);
+	wr(STATUS, S_ACK | S_DRIVER);
+	wr(DRV_FEAT_SEL, 1);
+	wr(DRV_FEAT, 1);	/* VIRTIO_F_VERSION_1 */
+	wr(DRV_FEAT_SEL, 0);
+	wr(STATUS, S_ACK | S_DRIVER | S_FEATURES_OK);
+	for (q = 0; q < 3; q++)
+		mmio_setup_queue(&t, q, QSIZE, RING(q));
+	wr(STATUS, S_ACK | S_DRIVER | S_FEATURES_OK | S_DRIVER_OK);
 	for (q = 0; q < QSIZE; q++)
 		post_rx(q, RX_STRIDE);
 }
@@ -165,7 +160,7 @@ static void finish(void)
 	}
 	while ((fd = accept(lfd, NULL, NULL)) >= 0)
 		close(fd);
-	wr(0x070, 0);
+	wr(STATUS, 0);
 	pump();
 }
 
@@ -187,7 +182,7 @@ static void tx(const uint8_t *p, size_t len, uint8_t split, bool fix)
 	desc(1, 0, TX_BUF, first, len > first ? 1 : 0, 1);
 	desc(1, 1, TX_BUF + first, len - first, 0, 0);
 	make_avail(1, 0);
-	wr(0x050, 1);
+	wr(QUEUE_NOTIFY, 1);
 }
 
 static void client_write(unsigned int i, const uint8_t *p, size_t len)
@@ -217,7 +212,7 @@ static void take_rx(uint32_t len)
 		id = id32 % QSIZE;
 		post_rx(id, len);
 	}
-	wr(0x050, 0);
+	wr(QUEUE_NOTIFY, 0);
 }
 
 static size_t record(const uint8_t *d, size_t n)

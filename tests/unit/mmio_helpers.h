@@ -7,7 +7,9 @@
 #ifndef AGENTBOX_MMIO_HELPERS_H
 #define AGENTBOX_MMIO_HELPERS_H
 
+#include <stdbool.h>
 #include <stdint.h>
+#include <string.h>
 
 #include "virtio_mmio.h"
 
@@ -59,6 +61,41 @@ static inline uint32_t mmio_rd(struct virtio_mmio *t, uint64_t off)
 static inline void mmio_wr(struct virtio_mmio *t, uint64_t off, uint32_t v)
 {
 	virtio_mmio_bus_ops.write(t, off, (const uint8_t *)&v, 4);
+}
+
+/* An interrupt line for a test that looks at the rings, not at interrupts. */
+static inline int mmio_no_irq(void *ctx, unsigned int gsi, bool level)
+{
+	(void)ctx;
+	(void)gsi;
+	(void)level;
+	return 0;
+}
+
+/*
+ * Queue q's split ring at base, as the tests lay it out: descriptors at
+ * base, the avail ring at base + 0x1000, the used ring at base + 0x2000.
+ */
+static inline void mmio_setup_queue(struct virtio_mmio *t, unsigned int q,
+				    uint32_t num, uint32_t base)
+{
+	mmio_wr(t, QUEUE_SEL, q);
+	mmio_wr(t, QUEUE_NUM, num);
+	mmio_wr(t, DESC_LO, base);
+	mmio_wr(t, AVAIL_LO, base + 0x1000);
+	mmio_wr(t, USED_LO, base + 0x2000);
+	mmio_wr(t, QUEUE_READY, 1);
+}
+
+/* Offer head in the avail ring at avail; *idx is the driver's avail index. */
+static inline void ring_make_avail(uint8_t *avail, uint16_t *idx, uint32_t num,
+				   uint16_t head)
+{
+	uint16_t next = *idx + 1;
+
+	memcpy(avail + 4 + 2 * (*idx % num), &head, 2);
+	memcpy(avail + 2, &next, 2);
+	*idx = next;
 }
 
 #endif /* AGENTBOX_MMIO_HELPERS_H */

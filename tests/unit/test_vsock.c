@@ -67,14 +67,6 @@ static struct virtio_vsock v;
 static char dir[64], sock_path[80];
 static uint16_t avail_idx[3], used_seen[3];
 
-static int no_irq(void *ctx, unsigned int gsi, bool level)
-{
-	(void)ctx;
-	(void)gsi;
-	(void)level;
-	return 0;
-}
-
 static uint32_t rd(uint64_t off)
 {
 	return mmio_rd(&t, off);
@@ -87,20 +79,7 @@ static void wr(uint64_t off, uint32_t val)
 
 static void make_avail(unsigned int q, uint16_t head)
 {
-	uint8_t *avail = mem + RING(q) + 0x1000;
-
-	put16(avail + 4 + 2 * (avail_idx[q] % QSIZE), head);
-	put16(avail + 2, ++avail_idx[q]);
-}
-
-static void setup_queue(unsigned int q)
-{
-	wr(QUEUE_SEL, q);
-	wr(QUEUE_NUM, QSIZE);
-	wr(DESC_LO, RING(q));
-	wr(AVAIL_LO, RING(q) + 0x1000);
-	wr(USED_LO, RING(q) + 0x2000);
-	wr(QUEUE_READY, 1);
+	ring_make_avail(mem + RING(q) + 0x1000, &avail_idx[q], QSIZE, head);
 }
 
 static void post_rx(uint16_t i)
@@ -120,7 +99,7 @@ static void pump(void)
 /* The device and its transport, on sock_path and guest RAM as they are. */
 static bool attach(struct check *c)
 {
-	struct irq_line line = { .set = no_irq };
+	struct irq_line line = { .set = mmio_no_irq };
 	char why[256];
 
 	if (!CHECK_INT(c, virtio_vsock_open(&v, sock_path, GUEST_CID, false,
@@ -156,7 +135,7 @@ static bool setup(struct check *c)
 	wr(DRV_FEAT_SEL, 0);
 	wr(STATUS, 0xb);
 	for (i = 0; i < 3; i++)
-		setup_queue(i);
+		mmio_setup_queue(&t, i, QSIZE, RING(i));
 	wr(STATUS, 0xf);
 	for (i = 0; i < QSIZE; i++)
 		post_rx(i);
