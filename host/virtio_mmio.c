@@ -24,7 +24,7 @@ int virtio_mmio_init(struct virtio_mmio *t, const struct virtio_dev_ops *ops,
 	int err;
 
 	if (ops->nr_queues > VIRTIO_MMIO_MAX_QUEUES ||
-	    ops->queue_max > VIRTQ_MAX_SIZE)
+	    ops->queue_max > VIRTQ_MAX_SIZE || !ops->handle == !ops->notify)
 		return -EINVAL;
 	memset(t, 0, sizeof(*t));
 	err = pthread_mutex_init(&t->lock, NULL);

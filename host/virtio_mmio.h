@@ -39,18 +39,19 @@ struct virtio_dev_ops {
 	void (*config_read)(void *dev, uint32_t offset, uint8_t *data,
 			    unsigned int len);
 	/*
-	 * Serve one chain: 0 with *written (bytes put in the writable
-	 * buffers), or -EINVAL if the chain is too malformed to answer
-	 * at all, which fails the device.
+	 * A device has either handle or notify. handle serves one chain
+	 * on the vCPU that notified: 0 with *written (bytes put in the
+	 * writable buffers), or -EINVAL if the chain is too malformed to
+	 * answer at all, which fails the device.
 	 */
 	int (*handle)(void *dev, unsigned int queue,
 		      const struct virtq_chain *chain, uint32_t *written);
 	/*
-	 * Optional, for devices that answer later (vsock's rx queue holds
-	 * buffers until a host socket has data): called under the
-	 * transport lock instead of serving the queue through handle. The
-	 * device then works its queues from its own thread with the
-	 * virtio_mmio_q*() calls below, holding the lock.
+	 * For devices that answer later (vsock's rx queue holds buffers
+	 * until a host socket has data): called under the transport lock
+	 * on a queue notify. The device then works its queues from its
+	 * own thread (dev_thread.h) with the virtio_mmio_q*() calls below,
+	 * holding the lock.
 	 */
 	void (*notify)(void *dev, unsigned int queue);
 	/* Optional: the driver reset the device (under the lock). */

@@ -4,7 +4,6 @@
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
-#include <sys/eventfd.h>
 #include <sys/ioctl.h>
 #include <sys/random.h>
 #include <sys/uio.h>
@@ -25,14 +24,6 @@
 _Static_assert(sizeof(struct virtio_net_hdr_v1) == NET_HDR_LEN,
 	       "virtio-net header");
 
-static void kick(struct virtio_net *n)
-{
-	uint64_t one = 1;
-
-	if (write(n->kick_fd, &one, sizeof(one)) < 0 && errno != EAGAIN)
-		pr_warn("virtio-net: kick: %s", strerror(errno));
-}
-
 static void net_config_read(void *dev, uint32_t offset, uint8_t *data,
 			    unsigned int len)
 {
@@ -52,7 +43,7 @@ static void net_notify(void *dev, unsigned int queue)
 
 	if (queue == NET_RX)
 		n->rx_starved = false;
-	kick(n);
+	dev_thread_kick(&n->thread);
 }
 
 static void net_reset(void *dev)
@@ -63,24 +54,12 @@ static void net_reset(void *dev)
 	n->rx_starved = false;
 }
 
-static int net_handle(void *dev, unsigned int queue,
-		      const struct virtq_chain *c, uint32_t *written)
-{
-	/* Never called: net_notify takes every queue. */
-	(void)dev;
-	(void)queue;
-	(void)c;
-	*written = 0;
-	return -EINVAL;
-}
-
 const struct virtio_dev_ops virtio_net_ops = {
 	.name = "net",
 	.device_id = VIRTIO_ID_NET,
 	.nr_queues = 2,
 	.queue_max = NET_QUEUE_MAX,
 	.config_read = net_config_read,
-	.handle = net_handle,
 	.notify = net_notify,
 	.reset = net_reset,
 };
@@ -223,18 +202,10 @@ static bool wants_tap(const struct virtio_net *n)
 	       virtio_mmio_queue_live(n->t, NET_RX);
 }
 
-static void drain_kicks(struct virtio_net *n)
-{
-	uint64_t count;
-
-	if (read(n->kick_fd, &count, sizeof(count)) < 0 && errno != EAGAIN)
-		pr_warn("virtio-net: kick: %s", strerror(errno));
-}
-
 int virtio_net_poll(struct virtio_net *n, int timeout_ms)
 {
 	struct pollfd pfd[2] = {
-		{ .fd = n->kick_fd, .events = POLLIN },
+		{ .fd = n->thread.kick_fd, .events = POLLIN },
 		{ .fd = n->tap_fd, .events = POLLIN },
 	};
 	bool more_tx = false, more_rx = false;
@@ -246,7 +217,7 @@ int virtio_net_poll(struct virtio_net *n, int timeout_ms)
 	if (poll(pfd, nr, timeout_ms) < 0)
 		return errno == EINTR ? 0 : -errno;
 	if (pfd[0].revents & POLLIN)
-		drain_kicks(n);
+		dev_thread_drain(&n->thread);
 	virtio_mmio_lock(n->t);
 	if (!n->paused) {
 		net_tx(n, &more_tx);
@@ -255,23 +226,13 @@ int virtio_net_poll(struct virtio_net *n, int timeout_ms)
 	virtio_mmio_unlock(n->t);
 	/* A full pass may have left work: come round again at once. */
 	if (more_tx || more_rx)
-		kick(n);
+		dev_thread_kick(&n->thread);
 	return 0;
 }
 
-static void *net_thread(void *arg)
+static int net_poll(void *dev, int timeout_ms)
 {
-	struct virtio_net *n = arg;
-	int err;
-
-	while (!__atomic_load_n(&n->stopping, __ATOMIC_ACQUIRE)) {
-		err = virtio_net_poll(n, -1);
-		if (err) {
-			pr_err("virtio-net: poll: %s", strerror(-err));
-			break;
-		}
-	}
-	return NULL;
+	return virtio_net_poll(dev, timeout_ms);
 }
 
 /* Unicast and locally administered, so it is nobody's vendor's. */
@@ -314,7 +275,7 @@ int virtio_net_open(struct virtio_net *n, const char *ifname,
 	int err;
 
 	memset(n, 0, sizeof(*n));
-	n->tap_fd = n->kick_fd = -1;
+	n->tap_fd = n->thread.kick_fd = -1;
 	if (!*ifname || strlen(ifname) >= IFNAMSIZ) {
 		snprintf(why, sz, "%s: not an interface name (1 to %d bytes)",
 			 ifname, IFNAMSIZ - 1);
@@ -336,11 +297,9 @@ int virtio_net_open(struct virtio_net *n, const char *ifname,
 		return 0;
 	err = open_tap(n, why, sz);
 	if (!err) {
-		n->kick_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
-		if (n->kick_fd < 0) {
-			err = -errno;
-			snprintf(why, sz, "%s: eventfd: %s", ifname, strerror(errno));
-		}
+		err = dev_thread_open(&n->thread, "net", net_poll, n);
+		if (err)
+			snprintf(why, sz, "%s: eventfd: %s", ifname, strerror(-err));
 	}
 	if (err)
 		virtio_net_close(n);
@@ -354,31 +313,18 @@ void virtio_net_bind(struct virtio_net *n, struct virtio_mmio *t)
 
 int virtio_net_start(struct virtio_net *n)
 {
-	int err;
-
-	err = pthread_create(&n->thread, NULL, net_thread, n);
-	if (err)
-		return -err;
-	n->thread_started = true;
-	return 0;
+	return dev_thread_start(&n->thread);
 }
 
 void virtio_net_close(struct virtio_net *n)
 {
-	if (n->thread_started) {
-		__atomic_store_n(&n->stopping, true, __ATOMIC_RELEASE);
-		kick(n);
-		pthread_join(n->thread, NULL);
-		n->thread_started = false;
-	}
+	dev_thread_close(&n->thread);
 	if (n->tx_dropped)
 		pr_info("virtio-net: %llu frames from the guest dropped",
 			(unsigned long long)n->tx_dropped);
 	if (n->tap_fd >= 0)
 		close(n->tap_fd);
-	if (n->kick_fd >= 0)
-		close(n->kick_fd);
-	n->tap_fd = n->kick_fd = -1;
+	n->tap_fd = -1;
 }
 
 void virtio_net_pause(struct virtio_net *n)
@@ -387,7 +333,7 @@ void virtio_net_pause(struct virtio_net *n)
 	n->paused = true;
 	virtio_mmio_unlock(n->t);
 	/* The thread may be in poll() on the tap: have it wait without it. */
-	kick(n);
+	dev_thread_kick(&n->thread);
 }
 
 void virtio_net_resume(struct virtio_net *n)
@@ -395,7 +341,7 @@ void virtio_net_resume(struct virtio_net *n)
 	virtio_mmio_lock(n->t);
 	n->paused = false;
 	virtio_mmio_unlock(n->t);
-	kick(n);
+	dev_thread_kick(&n->thread);
 }
 
 int virtio_net_save(struct virtio_net *n, struct snap_builder *b, char *why,

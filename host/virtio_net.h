@@ -24,13 +24,13 @@
 #ifndef AGENTBOX_VIRTIO_NET_H
 #define AGENTBOX_VIRTIO_NET_H
 
-#include <pthread.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
 #include <net/if.h>
 
+#include "dev_thread.h"
 #include "options.h"
 #include "snapshot_file.h"
 #include "virtio_mmio.h"
@@ -47,8 +47,6 @@
 struct virtio_net {
 	char ifname[IFNAMSIZ];
 	int tap_fd;
-	/* Kicked by queue notifies, by resume and by stop. */
-	int kick_fd;
 	uint8_t mac[NET_MAC_LEN];
 	struct virtio_mmio *t;
 	/* The rx chain popped but not yet filled. */
@@ -66,9 +64,8 @@ struct virtio_net {
 	 * queues and guest memory alone.
 	 */
 	bool paused;
-	pthread_t thread;
-	bool thread_started;
-	bool stopping;
+	/* Kicked by queue notifies, by pause, resume and stop. */
+	struct dev_thread thread;
 };
 
 extern const struct virtio_dev_ops virtio_net_ops;

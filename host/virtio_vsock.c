@@ -3,7 +3,6 @@
 #include <string.h>
 #include <unistd.h>
 #include <sys/epoll.h>
-#include <sys/eventfd.h>
 #include <sys/socket.h>
 
 #include <linux/virtio_ids.h>
@@ -24,14 +23,6 @@ _Static_assert(sizeof(struct virtio_vsock_hdr) == 44, "virtio-vsock header");
 _Static_assert((VSOCK_HOST_BUF & (VSOCK_HOST_BUF - 1)) == 0,
 	       "the host buffer ring needs a power-of-two size");
 
-static void kick(struct virtio_vsock *v)
-{
-	uint64_t one = 1;
-
-	if (write(v->kick_fd, &one, sizeof(one)) < 0 && errno != EAGAIN)
-		pr_warn("virtio-vsock: kick: %s", strerror(errno));
-}
-
 static void vsock_config_read(void *dev, uint32_t offset, uint8_t *data,
 			      unsigned int len)
 {
@@ -48,8 +39,10 @@ static void vsock_config_read(void *dev, uint32_t offset, uint8_t *data,
 /* Every queue is worked by the device thread; see virtio_vsock.h. */
 static void vsock_notify(void *dev, unsigned int queue)
 {
+	struct virtio_vsock *v = dev;
+
 	(void)queue;
-	kick(dev);
+	dev_thread_kick(&v->thread);
 }
 
 /* A driver reset forgets every connection without telling anyone. */
@@ -64,24 +57,12 @@ static void vsock_reset(void *dev)
 	v->rx_held = false;
 }
 
-static int vsock_handle(void *dev, unsigned int queue,
-			const struct virtq_chain *c, uint32_t *written)
-{
-	/* Never called: vsock_notify takes every queue. */
-	(void)dev;
-	(void)queue;
-	(void)c;
-	*written = 0;
-	return -EINVAL;
-}
-
 const struct virtio_dev_ops virtio_vsock_ops = {
 	.name = "vsock",
 	.device_id = VIRTIO_ID_VSOCK,
 	.nr_queues = 3,
 	.queue_max = VSOCK_QUEUE_MAX,
 	.config_read = vsock_config_read,
-	.handle = vsock_handle,
 	.notify = vsock_notify,
 	.reset = vsock_reset,
 };
@@ -361,7 +342,7 @@ static void work_tx(struct virtio_vsock *v)
 		pushed = true;
 	}
 	if (n == VSOCK_QUEUE_MAX)
-		kick(v);
+		dev_thread_kick(&v->thread);
 	if (pushed)
 		virtio_mmio_qsignal(v->t, VSOCK_TX);
 }
@@ -591,11 +572,9 @@ static void work_hosts(struct virtio_vsock *v)
 static void note_event(struct virtio_vsock *v, const struct epoll_event *e)
 {
 	struct vsock_conn *c;
-	uint64_t val;
 
 	if (e->data.u64 == VSOCK_EV_KICK) {
-		if (read(v->kick_fd, &val, sizeof(val)) < 0)
-			return;
+		dev_thread_drain(&v->thread);
 	} else if (e->data.u64 == VSOCK_EV_LISTEN) {
 		v->can_accept = true;
 	} else {
@@ -631,19 +610,9 @@ int virtio_vsock_poll(struct virtio_vsock *v, int timeout_ms)
 	return 0;
 }
 
-static void *vsock_thread(void *arg)
+static int vsock_poll(void *dev, int timeout_ms)
 {
-	struct virtio_vsock *v = arg;
-	int err;
-
-	while (!__atomic_load_n(&v->stopping, __ATOMIC_ACQUIRE)) {
-		err = virtio_vsock_poll(v, -1);
-		if (err) {
-			pr_err("virtio-vsock: epoll: %s", strerror(-err));
-			break;
-		}
-	}
-	return NULL;
+	return virtio_vsock_poll(dev, timeout_ms);
 }
 
 int virtio_vsock_open(struct virtio_vsock *v, const char *path, uint64_t cid,
@@ -654,7 +623,7 @@ int virtio_vsock_open(struct virtio_vsock *v, const char *path, uint64_t cid,
 	int err;
 
 	memset(v, 0, sizeof(*v));
-	v->listen_fd = v->epoll_fd = v->kick_fd = -1;
+	v->listen_fd = v->epoll_fd = v->thread.kick_fd = -1;
 	for (i = 0; i < VSOCK_MAX_CONNS; i++)
 		v->conn[i].fd = -1;
 	if (strlen(path) > VSOCK_PATH_MAX) {
@@ -669,9 +638,9 @@ int virtio_vsock_open(struct virtio_vsock *v, const char *path, uint64_t cid,
 	if (check_only)
 		return vsock_host_listen(v, true, why, n);
 	v->epoll_fd = epoll_create1(EPOLL_CLOEXEC);
-	v->kick_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
-	if (v->epoll_fd < 0 || v->kick_fd < 0 ||
-	    epoll_ctl(v->epoll_fd, EPOLL_CTL_ADD, v->kick_fd, &ev) < 0) {
+	if (v->epoll_fd < 0 ||
+	    dev_thread_open(&v->thread, "vsock", vsock_poll, v) ||
+	    epoll_ctl(v->epoll_fd, EPOLL_CTL_ADD, v->thread.kick_fd, &ev) < 0) {
 		err = -errno;
 		snprintf(why, n, "%s: epoll: %s", path, strerror(-err));
 		goto close_fds;
@@ -693,36 +662,23 @@ void virtio_vsock_bind(struct virtio_vsock *v, struct virtio_mmio *t)
 
 int virtio_vsock_start(struct virtio_vsock *v)
 {
-	int err;
-
-	err = pthread_create(&v->thread, NULL, vsock_thread, v);
-	if (err)
-		return -err;
-	v->thread_started = true;
-	return 0;
+	return dev_thread_start(&v->thread);
 }
 
 void virtio_vsock_close(struct virtio_vsock *v)
 {
 	unsigned int i;
 
-	if (v->thread_started) {
-		__atomic_store_n(&v->stopping, true, __ATOMIC_RELEASE);
-		kick(v);
-		pthread_join(v->thread, NULL);
-		v->thread_started = false;
-	}
+	dev_thread_close(&v->thread);
 	for (i = 0; i < VSOCK_MAX_CONNS; i++)
 		vsock_conn_free(v, &v->conn[i]);
 	if (v->listen_fd >= 0) {
 		close(v->listen_fd);
 		unlink(v->path);
 	}
-	if (v->kick_fd >= 0)
-		close(v->kick_fd);
 	if (v->epoll_fd >= 0)
 		close(v->epoll_fd);
-	v->listen_fd = v->kick_fd = v->epoll_fd = -1;
+	v->listen_fd = v->epoll_fd = -1;
 }
 
 void virtio_vsock_pause(struct virtio_vsock *v)
@@ -738,7 +694,7 @@ void virtio_vsock_resume(struct virtio_vsock *v)
 	v->paused = false;
 	virtio_mmio_unlock(v->t);
 	/* Events that came in meanwhile were only noted: work them now. */
-	kick(v);
+	dev_thread_kick(&v->thread);
 }
 
 int virtio_vsock_save(struct virtio_vsock *v, struct snap_builder *b,

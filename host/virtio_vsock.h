@@ -34,13 +34,13 @@
 #ifndef AGENTBOX_VIRTIO_VSOCK_H
 #define AGENTBOX_VIRTIO_VSOCK_H
 
-#include <pthread.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
 #include <linux/virtio_vsock.h>
 
+#include "dev_thread.h"
 #include "snapshot_file.h"
 #include "virtio_mmio.h"
 
@@ -128,8 +128,6 @@ struct virtio_vsock {
 	char path[VSOCK_PATH_MAX + 1];
 	int listen_fd;
 	int epoll_fd;
-	/* Kicked by queue notifies and by stop. */
-	int kick_fd;
 	bool can_accept;
 	struct virtio_mmio *t;
 	struct vsock_conn conn[VSOCK_MAX_CONNS];
@@ -149,9 +147,8 @@ struct virtio_vsock {
 	 * events but touches neither the queues nor guest memory.
 	 */
 	bool paused;
-	pthread_t thread;
-	bool thread_started;
-	bool stopping;
+	/* Kicked by queue notifies, by resume and by stop. */
+	struct dev_thread thread;
 };
 
 extern const struct virtio_dev_ops virtio_vsock_ops;
