@@ -606,6 +606,26 @@ static void test_rng(struct check *c)
 	virtio_mmio_destroy(&t);
 }
 
+static void no_notify(void *dev, unsigned int queue)
+{
+	(void)dev;
+	(void)queue;
+}
+
+/* A device is served by exactly one of handle (on the vCPU) or notify. */
+static void test_ops_need_one_way_to_serve(struct check *c)
+{
+	struct irq_line line = { .set = rec_set, .ctx = &irq, .gsi = 6 };
+	struct virtio_dev_ops both = virtio_rng_ops, neither = virtio_rng_ops;
+
+	both.notify = no_notify;
+	neither.handle = NULL;
+	CHECK_INT(c, virtio_mmio_init(&t, &both, NULL, 0, &gm, &line,
+				      0xd0002000), -EINVAL);
+	CHECK_INT(c, virtio_mmio_init(&t, &neither, NULL, 0, &gm, &line,
+				      0xd0002000), -EINVAL);
+}
+
 static void test_disk_open_errors(struct check *c)
 {
 	struct virtio_blk a, b;
@@ -930,6 +950,7 @@ int main(void)
 	RUN(SUITE, test_bad_ring_address);
 	RUN(SUITE, test_narrow_register_access);
 	RUN(SUITE, test_rng);
+	RUN(SUITE, test_ops_need_one_way_to_serve);
 	RUN(SUITE, test_disk_open_errors);
 	RUN(SUITE, test_snapshot_round_trip);
 	RUN(SUITE, test_snapshot_refused);
