@@ -574,17 +574,21 @@ static void read_local(struct agent_session *s, struct agent_chan *ch)
 	wire_send(&s->wire, P_DATA_IN, ch->id, buf, n);
 }
 
-/* A local reader that went away (EPIPE) gets nothing more; the guest's
- * credit still comes back so its side never stalls. */
+/* A local sink that fails (a reader gone, a full disk) gets nothing more
+ * and the first error is kept for the caller; the guest's credit still
+ * comes back so its side never stalls. */
 static void write_local(struct agent_session *s, struct agent_chan *ch, bool out)
 {
 	uint8_t *buf = out ? ch->obuf : ch->ebuf;
 	size_t *len = out ? &ch->olen : &ch->elen;
 	int fd = out ? ch->out_fd : ch->err_fd;
-	ssize_t n = write(fd, buf, *len);
+	int *failed = out ? &ch->out_errno : &ch->err_errno;
+	ssize_t n = *failed ? -1 : write(fd, buf, *len);
 
-	if (n < 0 && (errno == EAGAIN || errno == EINTR))
+	if (n < 0 && !*failed && (errno == EAGAIN || errno == EINTR))
 		return;
+	if (n < 0 && !*failed)
+		*failed = errno;
 	if (n < 0)
 		n = *len;
 	memmove(buf, buf + n, *len - n);

@@ -40,6 +40,8 @@ struct agent_chan {
 	int exit_how;		/* PROTO_EXITED or PROTO_SIGNALED */
 	int exit_value;
 	int err;		/* from an ERROR reply: positive errno */
+	/* The first failed write to out_fd, err_fd: positive errno. */
+	int out_errno, err_errno;
 	char msg[256];
 };
 

@@ -202,6 +202,22 @@ static void on_signal(struct agent_session *s, struct agent_chan *ch, int sfd)
 	agent_winsize(s, ch, rows, cols);
 }
 
+/*
+ * Output that could not be written here (a full disk) fails the exec, so
+ * nobody takes a cut-off log for the whole one. A reader that went away
+ * (EPIPE, as under `| head`) wanted no more: that is no failure.
+ */
+static bool output_lost(const struct agent_chan *ch)
+{
+	if (ch->out_errno && ch->out_errno != EPIPE)
+		pr_err("exec: writing the command's stdout: %s", strerror(ch->out_errno));
+	else if (ch->err_errno && ch->err_errno != EPIPE)
+		pr_err("exec: writing the command's stderr: %s", strerror(ch->err_errno));
+	else
+		return false;
+	return true;
+}
+
 /* Without --tty our signals go to the guest command, which decides how
  * to end; with it, they end us (the guest's terminal takes ^C as a key). */
 static int run_exec(struct agent_session *s, struct agent_chan *ch, bool tty)
@@ -223,7 +239,7 @@ static int run_exec(struct agent_session *s, struct agent_chan *ch, bool tty)
 		/* The shell's statuses for "not found" and "cannot run". */
 		return ch->err == ENOENT ? 127 : 126;
 	}
-	return exit_status(ch);
+	return output_lost(ch) ? CLI_EXIT_FAILED : exit_status(ch);
 }
 
 /* A terminal on stdin goes raw only once the guest has the command. */
@@ -336,6 +352,8 @@ static int cp_out(struct agent_session *s, const char *remote, const char *local
 		return fail("cp: %s: %s", target, strerror(errno));
 	ch = agent_get(s, remote, fd);
 	rc = finish(s, ch, remote);
+	if (!rc && ch->out_errno)
+		rc = fail("cp: %s: %s", target, strerror(ch->out_errno));
 	if (!rc && !ch->digest_ok)
 		rc = fail("cp: %s: checksum mismatch", remote);
 	if (!rc && (fchmod(fd, ch->mode & 07777) < 0 || fsync(fd) < 0 ||
