@@ -307,15 +307,13 @@ static bool belongs_to_snapshot(const char *name)
 	       (!strncmp(name, "disk", 4) && strchr(name, '.'));
 }
 
-/*
- * Once the new state file is in place, memory files and disk copies of
- * any other generation (the previous snapshot's, or a killed one's) are
- * garbage.
- */
-static void remove_other_generations(const char *dir, const char *gen)
+/* Remove the memory files and disk copies of generation gen, or of all
+ * the others. */
+static void remove_generations(const char *dir, const char *gen, bool others)
 {
 	struct dirent *e;
 	const char *dot;
+	bool of_gen;
 	DIR *d;
 
 	d = opendir(dir);
@@ -323,11 +321,34 @@ static void remove_other_generations(const char *dir, const char *gen)
 		return;
 	while ((e = readdir(d))) {
 		dot = strrchr(e->d_name, '.');
-		if (belongs_to_snapshot(e->d_name) && dot &&
-		    strcmp(dot + 1, gen))
+		if (!dot || !belongs_to_snapshot(e->d_name))
+			continue;
+		of_gen = !strcmp(dot + 1, gen);
+		if (of_gen != others)
 			unlinkat(dirfd(d), e->d_name, 0);
 	}
 	closedir(d);
+}
+
+/*
+ * Files of a generation the state file does not name are a killed
+ * snapshot's. They go before another is written, or kills in a row would
+ * fill the disk with them. Without a state file no generation is in use;
+ * with one that does not load, which is in use is unknown, so none goes.
+ */
+static void remove_dead_generations(const char *dir)
+{
+	struct snapshot_image *img = malloc(sizeof(*img));
+	char why[256];
+	int err;
+
+	if (!img)
+		return;
+	err = snapshot_load(img, dir, why, sizeof(why));
+	if (!err || err == -ENOENT)
+		remove_generations(dir, err ? "" : img->gen, true);
+	snapshot_image_free(img);
+	free(img);
 }
 
 int snapshot_save(const struct snapshot_machine *m, const char *dir,
@@ -346,6 +367,7 @@ int snapshot_save(const struct snapshot_machine *m, const char *dir,
 	err = lock_dir(dir, &lock_fd, why, why_size);
 	if (err)
 		return err;
+	remove_dead_generations(dir);
 	err = new_generation(gen);
 	if (err) {
 		fail(err, why, why_size, "getrandom: %s", strerror(-err));
@@ -361,9 +383,8 @@ int snapshot_save(const struct snapshot_machine *m, const char *dir,
 			     strerror(-err));
 	}
 	snap_builder_free(&b);
-	/* Committed or not, this generation's leftovers are no snapshot's. */
-	if (!err)
-		remove_other_generations(dir, gen);
+	/* Once committed, the previous generation is garbage; if not, this one. */
+	remove_generations(dir, gen, !err);
 	stats->ms = ms_since(&t0);
 unlock:
 	close(lock_fd);
@@ -382,7 +403,6 @@ static int bad_state(const struct snapshot_image *img, char *why, size_t n,
 static int load_machine(struct snapshot_image *img, char *why, size_t n)
 {
 	char version[SNAP_NAME_MAX];
-	uint8_t gen[SNAP_GEN_LEN];
 	struct snap_reader r;
 	uint8_t optional;
 	uint32_t nent;
@@ -401,7 +421,7 @@ static int load_machine(struct snapshot_image *img, char *why, size_t n)
 	optional = snap_get_u8(&r);
 	img->has_vsock = optional & SNAP_HAS_VSOCK;
 	img->has_net = optional & SNAP_HAS_NET;
-	snap_get_bytes(&r, gen, sizeof(gen));
+	snap_get_bytes(&r, img->gen, SNAP_GEN_LEN);
 	nent = snap_get_u32(&r);
 	if (!r.ok || nent > CPUID_MAX_NENT || img->nr_disks > OPT_MAX_DISKS ||
 	    (optional & ~(SNAP_HAS_VSOCK | SNAP_HAS_NET)) ||

@@ -127,6 +127,8 @@ struct snapshot_image {
 	unsigned int nr_vcpus;
 	bool has_vsock;
 	bool has_net;
+	/* The generation whose files the state file names. */
+	char gen[SNAP_GEN_LEN + 1];
 	char memory[SNAP_NAME_MAX];
 	struct kvm_cpuid2 *cpuid;
 	unsigned int nr_disks;

@@ -111,5 +111,15 @@ else
 	in_clone crash 'docker ps -a; tail -n 20 /run/dockerd.log; tail -n 5 /run/agentboxd.log' >>/tmp/crash-run.log 2>&1
 	fail "snapshot: kill -9 during snapshot, 50 times: the directory always restores" \
 		"$crashes kills survived; the last restore's docker run exited $run_rc, and said" /tmp/crash-run.log
+	df -k /tmp | sed 's/^/  l1: /'
+fi
+# Each snapshot removes what killed ones left, so 50 kills leave at most
+# the last one's memory file beside the committed one's.
+generations=$(ls "$snap_warm" | grep -c '^memory\.')
+if [ "$generations" -le 2 ]; then
+	pass "snapshot: after 50 killed snapshots the directory holds at most one dead generation"
+else
+	fail "snapshot: after 50 killed snapshots the directory holds at most one dead generation" \
+		"$generations memory files: $(ls -s "$snap_warm" | tr '\n' ' ')"
 fi
 finish "$crash" crash
