@@ -15,11 +15,13 @@ snap_run='docker run --rm --network none l2 /bin/busybox echo hello from a resto
 
 # restore NAME DIR [options]: a clone in the background; its console is
 # /tmp/NAME.log, its agent vsock:/tmp/NAME.sock, its control socket
-# /tmp/NAME.ctl, its pid $restored.
+# /tmp/NAME.ctl, its pid $restored. The last NAME's stderr goes first:
+# restored_ok, reading it before the new loader has truncated it, would
+# take its "restored from" for this one's.
 restore() {
 	name=$1 dir=$2
 	shift 2
-	rm -f "/tmp/$name.sock" "/tmp/$name.ctl"
+	rm -f "/tmp/$name.sock" "/tmp/$name.ctl" "/tmp/$name.err"
 	"$job/agentbox" restore "$dir" --vsock "/tmp/$name.sock" --control "/tmp/$name.ctl" \
 		--console "/tmp/$name.log" --timings "$@" 2>"/tmp/$name.err" &
 	restored=$!
@@ -56,11 +58,12 @@ in_clone() {
 	timeout -s KILL 300 "$job/agentbox" exec "vsock:/tmp/$1.sock" -- sh -c "$2"
 }
 
-# restored NAME: the restore printed that the agent took its fix-up.
+# restored NAME: the restore printed that the agent took its fix-up (a
+# loader that failed says "error:" and is not waited for).
 # sh has no locals: its counter must not be a caller's i.
 restored_ok() {
 	restored_waited=0
-	while [ $restored_waited -lt 120 ] && ! grep -q 'restored from' "/tmp/$1.err" 2>/dev/null; do
+	while [ $restored_waited -lt 120 ] && ! grep -q 'restored from\|error:' "/tmp/$1.err" 2>/dev/null; do
 		sleep 1
 		restored_waited=$((restored_waited + 1))
 	done
