@@ -14,7 +14,7 @@ export KERNEL_SRC SOURCE_DATE_EPOCH
 
 .DELETE_ON_ERROR:
 .PHONY: all help image kernel initramfs rootfs deps demo test check fuzz bench \
-	loader l1-kernel test-loader test-snapshot-stress bench-loader bootprofile \
+	loader l1-kernel test-loader bench-loader bootprofile \
 	check-config kernel-menuconfig kernel-savefragment clean
 
 all: image
@@ -29,9 +29,8 @@ help:
 	@echo "  make bootprofile per-phase boot cost in deterministic guest time"
 	@echo "                   (PROFILE=\"target and options\", see tools/boot-profile --help;"
 	@echo "                   tools/boot-compare A B compares two)"
-	@echo "  make test-loader only the loader's nested-KVM suite (10-15 minutes);"
+	@echo "  make test-loader only the loader's nested-KVM suite (15-20 minutes);"
 	@echo "                   STEPS=\"snapshot ...\" runs only those steps of tests/l1/tests.sh"
-	@echo "  make test-snapshot-stress  the snapshot cases that do not pass yet"
 	@echo "  make bench-loader the same run, then its agentbox-vs-QEMU table"
 	@echo "  make image       kernel + initramfs + rootfs into $(BUILD)/"
 	@echo "  make kernel | initramfs | rootfs"
@@ -104,11 +103,6 @@ l1-kernel: | deps
 test-loader: | deps
 	@$(MAKE) --no-print-directory image
 	@L1_STEPS="$(STEPS)" tests/run loader-l1
-
-# The snapshot cases that do not pass yet (README, "Snapshots and restores").
-test-snapshot-stress: | deps
-	@$(MAKE) --no-print-directory image
-	@AGENTBOX_SNAPSHOT_STRESS=1 L1_STEPS=snapshot tests/run loader-l1
 
 bench-loader: | deps
 	@$(MAKE) --no-print-directory image

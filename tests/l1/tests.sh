@@ -189,9 +189,7 @@ step_attack() {
 step_snapshot() {
 	. "$job/snapshot-check.sh"
 	. "$job/isolation-check.sh"
-	if [ -e "$job/stress" ]; then
-		. "$job/snapshot-stress.sh"
-	fi
+	. "$job/snapshot-stress.sh"
 }
 
 step boot
