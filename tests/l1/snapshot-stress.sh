@@ -151,7 +151,10 @@ else
 fi
 # Each snapshot removes what killed ones left, so 50 kills leave at most
 # the last one's memory file beside the committed one's.
-generations=$(ls "$snap_warm" | grep -c '^memory\.')
+generations=0
+for f in "$snap_warm"/memory.*; do
+	[ ! -e "$f" ] || generations=$((generations + 1))
+done
 if [ "$generations" -le 2 ]; then
 	pass "snapshot: after 50 killed snapshots the directory holds at most one dead generation"
 else
