@@ -3,7 +3,7 @@
 # clones at once, a snapshot during a busy exec stream, and fifty kill -9s
 # of a loader writing a snapshot.
 # shellcheck shell=sh
-# shellcheck disable=SC2154 # snap_warm, snap_run and the helpers are snapshot-check.sh's
+# shellcheck disable=SC2154 # snap_warm, snap_run and the helpers are snapshot-check.sh's (keep_reset is tests.sh's)
 : "${job:=/job}"
 # Ten clones of one snapshot, resumed at the same moment and all alive
 # together; none shares the random state of another, and each runs a
@@ -29,9 +29,7 @@ clone_runs() {
 k=1
 for _ in $pids; do
 	if ! clone_runs $k && grep -q KVM_EXIT_SHUTDOWN "/tmp/clone$k.err"; then
-		echo "# clone$k: the L2 triple-faulted; restoring it once more"
-		cp "/tmp/clone$k.err" "/tmp/clone$k.reset.err"
-		cp "/tmp/clone$k.log" "/tmp/clone$k.reset.log"
+		keep_reset "clone$k" restoring
 		restore "clone$k" "$snap_warm"
 		pids="$pids $restored"
 		clone_runs $k
@@ -100,10 +98,8 @@ restore_crash() {
 	crash=$restored
 	restored_ok crash && return 0
 	if grep -q KVM_EXIT_SHUTDOWN /tmp/crash.err; then
-		echo "# crash: the L2 triple-faulted; restoring it once more"
 		wait "$crash" 2>/dev/null
-		cp /tmp/crash.err /tmp/crash.reset.err
-		cp /tmp/crash.log /tmp/crash.reset.log
+		keep_reset crash restoring
 		restore crash "$snap_warm"
 		crash=$restored
 		restored_ok crash && return 0

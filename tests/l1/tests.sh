@@ -27,18 +27,24 @@ l2() {
 	once_more_if_reset "$name" l2_once "$@"
 }
 
+# keep_reset NAME VERB: say that the L2 NAME triple-faulted and is VERB
+# once more (tests/loader-l1.test shows these lines), and keep its console
+# and stderr as NAME.reset.*.
+keep_reset() {
+	echo "# $1: the L2 triple-faulted; $2 it once more"
+	for f in log err; do
+		[ ! -e "/tmp/$1.$f" ] || cp "/tmp/$1.$f" "/tmp/$1.reset.$f"
+	done
+}
+
 # once_more_if_reset NAME CMD...: CMD runs the L2 NAME and sets $rc; a
-# triple fault (122) keeps NAME's console and stderr as NAME.reset.* and
-# runs CMD once more, saying so (tests/loader-l1.test shows these lines).
+# triple fault (122) runs CMD once more, through keep_reset.
 once_more_if_reset() {
 	reset_name=$1
 	shift
 	"$@"
 	[ $rc -eq 122 ] || return 0
-	echo "# $reset_name: the L2 triple-faulted; running it once more"
-	for f in log err; do
-		[ ! -e "/tmp/$reset_name.$f" ] || cp "/tmp/$reset_name.$f" "/tmp/$reset_name.reset.$f"
-	done
+	keep_reset "$reset_name" running
 	"$@"
 }
 
