@@ -583,14 +583,17 @@ static void write_local(struct agent_session *s, struct agent_chan *ch, bool out
 	size_t *len = out ? &ch->olen : &ch->elen;
 	int fd = out ? ch->out_fd : ch->err_fd;
 	int *failed = out ? &ch->out_errno : &ch->err_errno;
-	ssize_t n = *failed ? -1 : write(fd, buf, *len);
+	ssize_t n = *len;
 
-	if (n < 0 && !*failed && (errno == EAGAIN || errno == EINTR))
-		return;
-	if (n < 0 && !*failed)
-		*failed = errno;
-	if (n < 0)
-		n = *len;
+	if (!*failed) {
+		n = write(fd, buf, *len);
+		if (n < 0 && (errno == EAGAIN || errno == EINTR))
+			return;
+		if (n < 0) {
+			*failed = errno;
+			n = *len;
+		}
+	}
 	memmove(buf, buf + n, *len - n);
 	*len -= n;
 	wire_send_u32(&s->wire, P_WINDOW, ch->id, n);
